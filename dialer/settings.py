@@ -1,0 +1,133 @@
+"""Service settings: `config/opendialer.toml`, overridden by the environment.
+
+Owns where the project's files are (repository root, runtime directory, cache) and the PBX,
+carrier and agent-seat settings every command shares. Secrets in the shipped file are development
+defaults; the environment variables named in it override them.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(Exception):
+    """The configuration file is missing, unreadable or has a bad value (the message names it)."""
+
+
+@dataclass(frozen=True)
+class PbxSettings:
+    bind: str
+    sip_port: int
+    http_port: int
+    rtp_start: int
+    rtp_end: int
+    ari_user: str
+    ari_password: str
+    ari_app: str
+
+    @property
+    def ari_url(self) -> str:
+        return f"http://{self.bind}:{self.http_port}/ari"
+
+
+@dataclass(frozen=True)
+class CarrierSettings:
+    host: str
+    sip_port: int
+    rtp_start: int
+    rtp_end: int
+
+
+@dataclass(frozen=True)
+class AgentSeats:
+    first: int
+    count: int
+    sip_password_prefix: str
+
+    def numbers(self) -> range:
+        return range(self.first, self.first + self.count)
+
+    def sip_password(self, number: int) -> str:
+        return f"{self.sip_password_prefix}{number}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    pbx: PbxSettings
+    carrier: CarrierSettings
+    agents: AgentSeats
+    config_path: Path
+    runtime_dir: Path
+    cache_dir: Path
+
+
+def _field(table: dict[str, Any], section: str, key: str, kind: type, path: Path) -> Any:
+    if key not in table:
+        raise SettingsError(f"{path}: [{section}] {key} is missing")
+    value = table[key]
+    if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise SettingsError(f"{path}: [{section}] {key} must be an integer, got {value!r}")
+    if kind is str and not isinstance(value, str):
+        raise SettingsError(f"{path}: [{section}] {key} must be a string, got {value!r}")
+    return value
+
+
+def _port(table: dict[str, Any], section: str, key: str, path: Path) -> int:
+    value: int = _field(table, section, key, int, path)
+    if not 1 <= value <= 65535:
+        raise SettingsError(f"{path}: [{section}] {key} must be a port 1-65535, got {value}")
+    return value
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    """Read the configuration file named by OPENDIALER_CONFIG (default config/opendialer.toml)."""
+    env = dict(os.environ) if env is None else env
+    path = Path(env.get("OPENDIALER_CONFIG", REPO_ROOT / "config" / "opendialer.toml"))
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SettingsError(f"{path}: configuration file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path}: not valid TOML: {exc}") from None
+    for section in ("pbx", "carrier", "agents"):
+        if not isinstance(data.get(section), dict):
+            raise SettingsError(f"{path}: section [{section}] is missing")
+    p, c, a = data["pbx"], data["carrier"], data["agents"]
+    pbx = PbxSettings(
+        bind=_field(p, "pbx", "bind", str, path),
+        sip_port=_port(p, "pbx", "sip_port", path),
+        http_port=_port(p, "pbx", "http_port", path),
+        rtp_start=_port(p, "pbx", "rtp_start", path),
+        rtp_end=_port(p, "pbx", "rtp_end", path),
+        ari_user=_field(p, "pbx", "ari_user", str, path),
+        ari_password=env.get("OPENDIALER_ARI_PASSWORD")
+        or _field(p, "pbx", "ari_password", str, path),
+        ari_app=_field(p, "pbx", "ari_app", str, path),
+    )
+    carrier = CarrierSettings(
+        host=_field(c, "carrier", "host", str, path),
+        sip_port=_port(c, "carrier", "sip_port", path),
+        rtp_start=_port(c, "carrier", "rtp_start", path),
+        rtp_end=_port(c, "carrier", "rtp_end", path),
+    )
+    agents = AgentSeats(
+        first=_field(a, "agents", "first", int, path),
+        count=_field(a, "agents", "count", int, path),
+        sip_password_prefix=env.get("OPENDIALER_SIP_PASSWORD_PREFIX")
+        or _field(a, "agents", "sip_password_prefix", str, path),
+    )
+    for name, lo, hi in (("pbx", pbx.rtp_start, pbx.rtp_end),
+                         ("carrier", carrier.rtp_start, carrier.rtp_end)):
+        if lo >= hi:
+            raise SettingsError(f"{path}: [{name}] rtp_start ({lo}) must be below rtp_end ({hi})")
+    if pbx.sip_port == carrier.sip_port and pbx.bind == carrier.host:
+        raise SettingsError(f"{path}: [pbx] and [carrier] cannot share SIP port {pbx.sip_port}")
+    runtime = Path(env.get("OPENDIALER_RUNTIME_DIR", REPO_ROOT / "var"))
+    cache = Path(env.get("OPENDIALER_CACHE_DIR", "/var/cache/opendialer"))
+    return Settings(pbx, carrier, agents, path, runtime, cache)

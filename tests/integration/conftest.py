@@ -1,0 +1,31 @@
+"""The integration tests' PBX: the real Asterisk 22 and simulated carrier, started once per session.
+
+If the PBX already runs (a developer's `dialer pbx up`), the tests use it and leave it running;
+otherwise the session starts it and stops it at the end. A PBX that cannot start fails the tests
+with the reason: it is never skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from dialer.pbx import Backend, backend
+from dialer.settings import Settings, load_settings
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return load_settings()
+
+
+@pytest.fixture(scope="session")
+def pbx(settings: Settings) -> Iterator[Backend]:
+    be = backend(settings, log=lambda _msg: None)
+    started_here = not be.status().running
+    if started_here:
+        be.up()
+    yield be
+    if started_here:
+        be.down()
