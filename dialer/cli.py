@@ -69,6 +69,12 @@ def cmd_call(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def admin_errors() -> tuple[type[BaseException], ...]:
+    from dialer import admin
+
+    return (admin.AdminError, *admin.USER_ERRORS)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dialer", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -89,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
                       "(see config/carrier/numbering.md)")
     call.add_argument("--ring-timeout", type=float, default=30.0)
     call.add_argument("--talk", type=float, default=3.0, help="seconds to stay on an answered call")
+    from dialer import admin
+
+    admin.add_parsers(sub)
     return parser
 
 
@@ -100,7 +109,15 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_pbx(settings, args)
         if args.command == "call":
             return cmd_call(settings, args)
+        from dialer import admin
+
+        result = admin.run(settings, args)
+        if result is not None:
+            return result
     except (SettingsError, PbxError, RootfsError) as exc:
+        print(f"dialer: {exc}", file=sys.stderr)
+        return 2
+    except admin_errors() as exc:
         print(f"dialer: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

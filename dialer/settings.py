@@ -58,6 +58,17 @@ class AgentSeats:
 
 
 @dataclass(frozen=True)
+class ServiceSettings:
+    database: str          # SQLAlchemy URL or SQLite file path
+    link_host: str
+    link_port: int
+
+    @property
+    def link_url(self) -> str:
+        return f"ws://{self.link_host}:{self.link_port}/agent"
+
+
+@dataclass(frozen=True)
 class Settings:
     pbx: PbxSettings
     carrier: CarrierSettings
@@ -65,6 +76,7 @@ class Settings:
     config_path: Path
     runtime_dir: Path
     cache_dir: Path
+    service: ServiceSettings
 
 
 def _field(table: dict[str, Any], section: str, key: str, kind: type, path: Path) -> Any:
@@ -130,4 +142,15 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         raise SettingsError(f"{path}: [pbx] and [carrier] cannot share SIP port {pbx.sip_port}")
     runtime = Path(env.get("OPENDIALER_RUNTIME_DIR", REPO_ROOT / "var"))
     cache = Path(env.get("OPENDIALER_CACHE_DIR", "/var/cache/opendialer"))
-    return Settings(pbx, carrier, agents, path, runtime, cache)
+    sv = data.get("service", {})
+    if not isinstance(sv, dict):
+        raise SettingsError(f"{path}: [service] must be a table")
+    service = ServiceSettings(
+        database=env.get("OPENDIALER_DATABASE")
+        or (_field(sv, "service", "database", str, path) if "database" in sv
+            else str(runtime / "dialer.sqlite3")),
+        link_host=_field(sv, "service", "link_host", str, path) if "link_host" in sv
+        else "127.0.0.1",
+        link_port=_port(sv, "service", "link_port", path) if "link_port" in sv else 8765,
+    )
+    return Settings(pbx, carrier, agents, path, runtime, cache, service)

@@ -1,0 +1,221 @@
+"""Admin commands (`dialer agent|campaign|list|summary|export|serve`), on the service database."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import csv
+import getpass
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from dialer.ari import AriClient
+from dialer.campaign_config import CampaignConfigError, load_campaign
+from dialer.core.campaign import CampaignStatus
+from dialer.db import repository as repo
+from dialer.db.agents import AgentExistsError, add_agent, list_agents
+from dialer.db.campaigns import (
+    CampaignExistsError,
+    campaign_id_by_name,
+    create_campaign,
+    import_contacts,
+    list_campaigns,
+    set_campaign_status,
+)
+from dialer.db.database import Database, open_database
+from dialer.lists import ListError, ListRejected, read_list
+from dialer.settings import Settings
+
+USER_ERRORS = (CampaignConfigError, CampaignExistsError, AgentExistsError, ListError,
+               ListRejected, repo.RepositoryError, FileNotFoundError)
+
+
+class AdminError(Exception):
+    pass
+
+
+def open_db(settings: Settings) -> Database:
+    return open_database(settings.service.database)
+
+
+def _campaign(db: Database, name: str) -> int:
+    cid = campaign_id_by_name(db, name)
+    if cid is None:
+        known = ", ".join(c.name for c in list_campaigns(db)) or "none yet"
+        raise AdminError(f"no campaign named {name!r} (known: {known})")
+    return cid
+
+
+def _progress(done: int, total: int) -> None:
+    if sys.stderr.isatty() or total >= 10_000:
+        width = 30
+        filled = width * done // max(total, 1)
+        end = "\n" if done >= total else "\r"
+        print(f"  [{'#' * filled}{'.' * (width - filled)}] {done}/{total}", end=end,
+              file=sys.stderr, flush=True)
+
+
+def cmd_agent(settings: Settings, args: argparse.Namespace) -> int:
+    db = open_db(settings)
+    if args.action == "add":
+        password = os.environ.get(args.password_env) if args.password_env else None
+        if password is None:
+            password = getpass.getpass(f"password for {args.login}: ")
+        sip = args.sip or f"PJSIP/{args.login}"
+        agent_id = add_agent(db, args.login, password, display_name=args.name,
+                             sip_endpoint=sip)
+        print(f"agent {args.login} added (id {agent_id}, phone {sip})")
+    else:
+        for a in list_agents(db):
+            print(f"{a.id:4} {a.login:16} {a.display_name:24} {a.sip_endpoint or '-'}"
+                  f"{'' if a.active else '  (inactive)'}")
+    return 0
+
+
+def cmd_campaign(settings: Settings, args: argparse.Namespace) -> int:
+    db = open_db(settings)
+    if args.action == "create":
+        cid = create_campaign(db, load_campaign(args.file))
+        print(f"campaign created (id {cid}, stopped); import a list, then `dialer campaign "
+              "start`")
+    elif args.action == "list":
+        for c in list_campaigns(db):
+            print(f"{c.id:4} {c.name:20} {c.mode.value:13} {c.status.value:9} "
+                  f"agents: {', '.join(c.agents) or '-'}")
+    else:
+        status = {"start": CampaignStatus.STARTED, "stop": CampaignStatus.STOPPED,
+                  "pause": CampaignStatus.PAUSED}[args.action]
+        set_campaign_status(db, _campaign(db, args.name), status)
+        print(f"campaign {args.name}: {status.value}")
+    return 0
+
+
+def cmd_list(settings: Settings, args: argparse.Namespace) -> int:
+    db = open_db(settings)
+    cid = _campaign(db, args.campaign)
+    parsed = read_list(args.file, args.region)
+    if parsed.errors:
+        print(f"{args.file}: {len(parsed.errors)} rejected row(s); nothing imported:",
+              file=sys.stderr)
+        for err in parsed.errors:
+            print(f"  {err}", file=sys.stderr)
+        return 1
+    ids = import_contacts(db, cid, parsed, progress=_progress)
+    print(f"{args.file}: imported {len(ids)} contacts into {args.campaign} "
+          f"({parsed.encoding}, delimiter {parsed.delimiter!r})")
+    return 0
+
+
+def format_summary(db: Database, campaign_id: int) -> str:
+    s = repo.campaign_summary(db, campaign_id)
+    lines = [f"contacts: {s.contacts} ("
+             + ", ".join(f"{k.value} {v}" for k, v in sorted(s.contacts_by_state.items(),
+                                                              key=lambda kv: kv[0].value))
+             + ")",
+             f"attempts: {s.attempts}" + (f" ({s.open_attempts} open)" if s.open_attempts
+                                          else ""),
+             *[f"  {r.value:20} {n}" for r, n in sorted(s.attempts_by_result.items(),
+                                                        key=lambda kv: kv[0].value)],
+             f"connected to an agent: {s.connected}",
+             f"abandoned: {s.abandoned} (rate {s.abandon_rate:.2%})",
+             "dispositions: " + (", ".join(f"{k} {v}" for k, v in sorted(s.dispositions.items()))
+                                 or "none")]
+    return "\n".join(lines)
+
+
+def cmd_summary(settings: Settings, args: argparse.Namespace) -> int:
+    db = open_db(settings)
+    print(format_summary(db, _campaign(db, args.campaign)))
+    return 0
+
+
+def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
+    db = open_db(settings)
+    rows = repo.attempt_rows(db, _campaign(db, args.campaign))
+    out = open(args.output, "w", newline="") if args.output else sys.stdout  # noqa: SIM115
+    try:
+        if rows:
+            writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    if args.output:
+        print(f"{len(rows)} attempts written to {args.output}", file=sys.stderr)
+    return 0
+
+
+async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Run the dialer service until `stop` is set (or SIGINT/SIGTERM)."""
+    from dialer.service.engine import Engine
+    from dialer.service.link import LinkServer
+
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    db = open_db(settings)
+    async with AriClient.from_settings(settings.pbx) as ari:
+        engine = Engine(db, ari)
+        await engine.start()
+        link = LinkServer(engine, settings.service.link_host, settings.service.link_port)
+        await link.start()
+        logging.getLogger(__name__).info("dialer serving agents at %s", settings.service.link_url)
+        print(f"dialer: serving agents at {settings.service.link_url}; database "
+              f"{settings.service.database}", flush=True)
+        try:
+            await stop.wait()
+        finally:
+            await link.stop()
+            await engine.stop()
+
+
+def add_parsers(sub: Any) -> None:
+    agent = sub.add_parser("agent", help="agent accounts")
+    a = agent.add_subparsers(dest="action", required=True)
+    add = a.add_parser("add", help="add an agent")
+    add.add_argument("login")
+    add.add_argument("--name")
+    add.add_argument("--sip", help="the agent's phone, e.g. PJSIP/agent1001 (default "
+                     "PJSIP/<login>)")
+    add.add_argument("--password-env", help="read the password from this environment variable "
+                     "(default: ask)")
+    a.add_parser("list")
+    camp = sub.add_parser("campaign", help="campaigns")
+    c = camp.add_subparsers(dest="action", required=True)
+    create = c.add_parser("create", help="create a campaign from a TOML file")
+    create.add_argument("file", type=Path)
+    c.add_parser("list")
+    for action in ("start", "stop", "pause"):
+        p = c.add_parser(action)
+        p.add_argument("name")
+    lst = sub.add_parser("list", help="calling lists")
+    ls = lst.add_subparsers(dest="action", required=True)
+    imp = ls.add_parser("import", help="import a CSV list into a campaign (all or nothing)")
+    imp.add_argument("campaign")
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--region", default="US", help="region of national numbers (default US)")
+    summ = sub.add_parser("summary", help="a campaign's attempts, results and dispositions")
+    summ.add_argument("campaign")
+    exp = sub.add_parser("export", help="a campaign's attempts and dispositions as CSV")
+    exp.add_argument("campaign")
+    exp.add_argument("-o", "--output")
+    sub.add_parser("serve", help="run the dialer service (agent link + campaigns)")
+
+
+def run(settings: Settings, args: argparse.Namespace) -> int | None:
+    handlers = {"agent": cmd_agent, "campaign": cmd_campaign, "list": cmd_list,
+                "summary": cmd_summary, "export": cmd_export}
+    if args.command == "serve":
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+        asyncio.run(serve(settings))
+        return 0
+    handler = handlers.get(args.command)
+    return None if handler is None else handler(settings, args)

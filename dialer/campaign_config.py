@@ -1,0 +1,343 @@
+"""Campaign definitions in TOML: load, validate, and turn into ``CampaignConfig``.
+
+Every error names the file and the dotted field, and shows the bad value, e.g.
+``campaign.toml: dialing.ratio must be a number >= 1, got "abc"``. Unknown keys are errors too,
+so a typo never silently falls back to a default. Durations are seconds (a number) or a string
+with one unit: ``"90s"``, ``"5m"``, ``"2h"``, ``"1d"``. See ``config/campaigns/demo.toml``.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import time, timedelta
+from pathlib import Path
+from typing import Any, NoReturn
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+
+from dialer.core.campaign import DialMode
+from dialer.core.results import CallResult
+from dialer.core.selection import CallingHours, CampaignRules, DispositionRule, RetryRule
+
+_SECTIONS = {"campaign", "dialing", "schedule", "retry", "disposition"}
+_CAMPAIGN_KEYS = {"name", "mode", "caller_id", "trunk", "default_region", "time_zone", "agents"}
+_DIALING_KEYS = {
+    "ratio",
+    "ring_timeout",
+    "abandon_cap",
+    "max_logout_delay",
+    "max_attempts",
+    "retry_delay",
+}
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_E164 = re.compile(r"^\+[1-9]\d{1,14}$")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+# Let a number ring at least 15 s (about four rings) before giving up, as US rules require.
+MIN_RING_TIMEOUT = timedelta(seconds=15)
+
+
+class CampaignConfigError(ValueError):
+    """A campaign definition with a bad or missing field."""
+
+
+@dataclass(frozen=True)
+class DispositionCode:
+    """A disposition code offered to agents after a call."""
+
+    code: str
+    label: str
+    final: bool
+    retry_delay: timedelta | None = None
+
+
+@dataclass(frozen=True)
+class CampaignConfig:
+    """A validated campaign definition."""
+
+    name: str
+    mode: DialMode
+    caller_id: str
+    trunk: str
+    ratio: float = 1.0
+    ring_timeout: timedelta = timedelta(seconds=25)
+    abandon_cap: float = 0.03
+    max_logout_delay: timedelta = timedelta(seconds=10)
+    max_attempts: int = 5
+    retry_delay: timedelta = timedelta(hours=1)
+    default_region: str = "US"
+    time_zone: str = "UTC"
+    calling_hours: CallingHours | None = None
+    retry: Mapping[CallResult, RetryRule] = field(default_factory=dict)
+    dispositions: tuple[DispositionCode, ...] = ()
+    agents: tuple[str, ...] = ()
+
+    def rules(self) -> CampaignRules:
+        """The selection/retry rules this definition implies."""
+        return CampaignRules(
+            max_attempts=self.max_attempts,
+            retry=dict(self.retry),
+            dispositions={
+                d.code: DispositionRule(d.code, d.final, d.retry_delay) for d in self.dispositions
+            },
+            default_retry_delay=self.retry_delay,
+            calling_hours=self.calling_hours,
+        )
+
+
+def load_campaign(path: str | Path) -> CampaignConfig:
+    """Read and validate a campaign TOML file."""
+    path = Path(path)
+    return loads_campaign(path.read_text(encoding="utf-8"), source=path.name)
+
+
+def loads_campaign(text: str, source: str = "campaign.toml") -> CampaignConfig:
+    """Validate campaign TOML text; ``source`` prefixes error messages."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise CampaignConfigError(f"{source}: not valid TOML: {exc}") from exc
+    return parse_campaign(data, source)
+
+
+def parse_campaign(data: Mapping[str, Any], source: str = "campaign") -> CampaignConfig:
+    """Validate an already-parsed definition (same shape as the TOML file)."""
+    v = _Validator(source)
+    v.known(data, _SECTIONS, "")
+    camp = v.table(data, "campaign", required=True)
+    dial = v.table(data, "dialing")
+    v.known(camp, _CAMPAIGN_KEYS, "campaign.")
+    v.known(dial, _DIALING_KEYS, "dialing.")
+    mode_text = v.string(camp, "campaign.mode", required=True)
+    modes = [m.value for m in DialMode]
+    if mode_text not in modes:
+        v.fail("campaign.mode", f"must be one of {', '.join(modes)}", mode_text)
+    time_zone = v.zone(camp, "campaign.time_zone", "UTC")
+    return CampaignConfig(
+        name=v.string(camp, "campaign.name", required=True),
+        mode=DialMode(mode_text),
+        caller_id=v.e164(camp, "campaign.caller_id"),
+        trunk=v.string(camp, "campaign.trunk", required=True),
+        ratio=v.number(dial, "dialing.ratio", 1.0, minimum=1.0),
+        ring_timeout=v.duration(
+            dial, "dialing.ring_timeout", timedelta(seconds=25), minimum=MIN_RING_TIMEOUT
+        ),
+        abandon_cap=v.fraction(dial, "dialing.abandon_cap", 0.03),
+        max_logout_delay=v.duration(
+            dial, "dialing.max_logout_delay", timedelta(seconds=10), minimum=timedelta(seconds=1)
+        ),
+        max_attempts=v.integer(dial, "dialing.max_attempts", 5, minimum=1),
+        retry_delay=v.duration(dial, "dialing.retry_delay", timedelta(hours=1)),
+        default_region=v.region(camp, "campaign.default_region", "US"),
+        time_zone=time_zone,
+        calling_hours=_schedule(v, data, time_zone),
+        retry=_retry_rules(v, data),
+        dispositions=_dispositions(v, data),
+        agents=tuple(v.strings(camp, "campaign.agents")),
+    )
+
+
+def _schedule(v: _Validator, data: Mapping[str, Any], zone: str) -> CallingHours | None:
+    sched = v.table(data, "schedule")
+    if not sched:
+        return None
+    v.known(sched, {"days", "start", "end"}, "schedule.")
+    days = v.strings(sched, "schedule.days") or list(_DAYS)
+    for day in days:
+        if day.lower() not in _DAYS:
+            v.fail("schedule.days", f"must list days among {', '.join(_DAYS)}", day)
+    start = v.clock(sched, "schedule.start", time(9, 0))
+    end = v.clock(sched, "schedule.end", time(21, 0))
+    if end <= start:
+        v.fail("schedule.end", f"must be after schedule.start ({start:%H:%M})", f"{end:%H:%M}")
+    return CallingHours(start, end, frozenset(_DAYS.index(d.lower()) for d in days), zone)
+
+
+def _retry_rules(v: _Validator, data: Mapping[str, Any]) -> dict[CallResult, RetryRule]:
+    rules: dict[CallResult, RetryRule] = {}
+    names = [r.value for r in CallResult]
+    for name, raw in v.table(data, "retry").items():
+        where = f"retry.{name}"
+        if name not in names:
+            v.fail("retry", f"keys must be call results ({', '.join(names)})", name)
+        if not isinstance(raw, Mapping):
+            v.fail(where, "must be a table", raw)
+        v.known(raw, {"interval", "increment", "max_attempts"}, where + ".")
+        rules[CallResult(name)] = RetryRule(
+            interval=v.duration(raw, where + ".interval", timedelta(0), required=True),
+            increment=v.duration(raw, where + ".increment", timedelta(0)),
+            max_attempts=v.integer(raw, where + ".max_attempts", 3, minimum=1),
+        )
+    return rules
+
+
+def _dispositions(v: _Validator, data: Mapping[str, Any]) -> tuple[DispositionCode, ...]:
+    raw_list = data.get("disposition", [])
+    if not isinstance(raw_list, list) or not raw_list:
+        v.fail("disposition", "must be a non-empty array of tables ([[disposition]])", raw_list)
+    codes: list[DispositionCode] = []
+    for i, raw in enumerate(raw_list):
+        where = f"disposition[{i}]"
+        if not isinstance(raw, Mapping):
+            v.fail(where, "must be a table", raw)
+        v.known(raw, {"code", "label", "final", "retry_after"}, where + ".")
+        code = v.string(raw, where + ".code", required=True)
+        if any(c.code == code for c in codes):
+            v.fail(where + ".code", "must be unique", code)
+        final = v.boolean(raw, where + ".final")
+        retry = (
+            v.duration(raw, where + ".retry_after", timedelta(0)) if "retry_after" in raw else None
+        )
+        if final and retry is not None:
+            v.fail(where + ".retry_after", "is only allowed when final = false", raw["retry_after"])
+        label = v.string(raw, where + ".label", default=code)
+        codes.append(DispositionCode(code, label, final, retry))
+    return tuple(codes)
+
+
+class _Validator:
+    """Typed getters that raise ``CampaignConfigError`` naming ``source`` and the field."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, where: str, problem: str, got: Any) -> NoReturn:
+        raise CampaignConfigError(f"{self.source}: {where} {problem}, got {_show(got)}")
+
+    def missing(self, where: str) -> NoReturn:
+        raise CampaignConfigError(f"{self.source}: {where} is required")
+
+    def known(self, table: Mapping[str, Any], keys: set[str], prefix: str) -> None:
+        for key in table:
+            if key not in keys:
+                allowed = ", ".join(sorted(keys))
+                raise CampaignConfigError(
+                    f"{self.source}: unknown key {prefix}{key} (expected one of: {allowed})"
+                )
+
+    def _get(self, table: Mapping[str, Any], where: str) -> Any:
+        return table.get(where.rsplit(".", 1)[-1])
+
+    def table(self, data: Mapping[str, Any], key: str, required: bool = False) -> Mapping[str, Any]:
+        value = data.get(key)
+        if value is None:
+            return self.missing(f"[{key}]") if required else {}
+        if not isinstance(value, Mapping):
+            self.fail(key, "must be a table", value)
+        return value
+
+    def string(
+        self, t: Mapping[str, Any], where: str, required: bool = False, default: str = ""
+    ) -> str:
+        value = self._get(t, where)
+        if value is None:
+            return self.missing(where) if required else default
+        if not isinstance(value, str) or not value.strip():
+            self.fail(where, "must be a non-empty string", value)
+        return value.strip()
+
+    def strings(self, t: Mapping[str, Any], where: str) -> list[str]:
+        value = self._get(t, where)
+        if value is None:
+            return []
+        if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+            self.fail(where, "must be an array of strings", value)
+        return list(value)
+
+    def boolean(self, t: Mapping[str, Any], where: str) -> bool:
+        value = self._get(t, where)
+        if value is None:
+            return self.missing(where)
+        if not isinstance(value, bool):
+            self.fail(where, "must be true or false", value)
+        return value
+
+    def number(self, t: Mapping[str, Any], where: str, default: float, minimum: float) -> float:
+        value = self._get(t, where)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
+            self.fail(where, f"must be a number >= {minimum:g}", value)
+        return float(value)
+
+    def integer(self, t: Mapping[str, Any], where: str, default: int, minimum: int) -> int:
+        value = self._get(t, where)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            self.fail(where, f"must be an integer >= {minimum}", value)
+        return value
+
+    def fraction(self, t: Mapping[str, Any], where: str, default: float) -> float:
+        value = self._get(t, where)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+            self.fail(where, "must be a fraction between 0 and 1 (0.03 = 3%)", value)
+        return float(value)
+
+    def duration(
+        self,
+        t: Mapping[str, Any],
+        where: str,
+        default: timedelta,
+        required: bool = False,
+        minimum: timedelta = timedelta(0),
+    ) -> timedelta:
+        value = self._get(t, where)
+        if value is None:
+            return self.missing(where) if required else default
+        match = _DURATION.match(value) if isinstance(value, str) else None
+        if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+            result = timedelta(seconds=value)
+        elif match is not None:
+            result = timedelta(seconds=float(match[1]) * _UNIT_SECONDS[match[2]])
+        else:
+            problem = 'must be seconds >= 0 or a string like "90s", "5m", "2h", "1d"'
+            return self.fail(where, problem, value)
+        if result < minimum:
+            self.fail(where, f"must be at least {minimum.total_seconds():g}s", value)
+        return result
+
+    def clock(self, t: Mapping[str, Any], where: str, default: time) -> time:
+        value = self._get(t, where)
+        if value is None:
+            return default
+        if isinstance(value, time):
+            return value
+        try:
+            return time.fromisoformat(value)
+        except (TypeError, ValueError):
+            return self.fail(where, 'must be a time of day like "09:00"', value)
+
+    def e164(self, t: Mapping[str, Any], where: str) -> str:
+        value = self.string(t, where, required=True).replace(" ", "")
+        if not _E164.match(value):
+            self.fail(where, "must be an E.164 number like +12125550100", value)
+        return value
+
+    def region(self, t: Mapping[str, Any], where: str, default: str) -> str:
+        value = self.string(t, where, default=default).upper()
+        if value not in phonenumbers.SUPPORTED_REGIONS:
+            self.fail(where, "must be a two-letter region code like US or FR", value)
+        return value
+
+    def zone(self, t: Mapping[str, Any], where: str, default: str) -> str:
+        name = self.string(t, where, default=default)
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            self.fail(where, "must be an IANA time zone like America/New_York", name)
+        return name
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)

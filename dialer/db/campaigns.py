@@ -1,0 +1,354 @@
+"""Campaigns and their contacts: creation from a definition, rules, agents, bulk contact insert.
+
+Every function opens its own session and commits before returning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from dialer.campaign_config import CampaignConfig, parse_campaign
+from dialer.core.campaign import CampaignStatus, DialMode
+from dialer.core.selection import (
+    CallingHours,
+    CampaignRules,
+    ContactState,
+    DispositionRule,
+    RetryRule,
+)
+from dialer.db.database import Database
+from dialer.db.models import (
+    Agent,
+    Campaign,
+    Contact,
+    ContactNumber,
+    DispositionCode,
+    RetryRuleRow,
+)
+from dialer.lists import ListRejected, NewContact, ParsedList, RowError
+
+INSERT_CHUNK = 5000
+
+
+class CampaignExistsError(ValueError):
+    """A campaign with that name already exists."""
+
+
+@dataclass(frozen=True)
+class CampaignInfo:
+    """A campaign's dialing parameters as the dialer and agents see them."""
+
+    id: int
+    name: str
+    mode: DialMode
+    status: CampaignStatus
+    ratio: float
+    ring_timeout: timedelta
+    abandon_cap: float
+    max_logout_delay: timedelta
+    caller_id: str
+    trunk: str
+    default_region: str
+    time_zone: str
+    max_attempts: int
+    dispositions: tuple[tuple[str, str, bool], ...]  # (code, label, final)
+    agents: tuple[str, ...]  # logins of the assigned agents
+
+
+def create_campaign(
+    db: Database, definition: CampaignConfig | Mapping[str, Any], now: datetime | None = None
+) -> int:
+    """Store a campaign (a ``CampaignConfig`` or a dict shaped like the TOML); return its id.
+
+    Agents named in ``campaign.agents`` must exist; the campaign starts STOPPED.
+    """
+    cfg = definition if isinstance(definition, CampaignConfig) else parse_campaign(definition)
+    with db.session() as session:
+        agents = _agents_by_login(session, cfg.agents)
+        campaign = Campaign(
+            name=cfg.name,
+            mode=cfg.mode,
+            status=CampaignStatus.STOPPED,
+            ratio=cfg.ratio,
+            ring_timeout_s=cfg.ring_timeout.total_seconds(),
+            abandon_cap=cfg.abandon_cap,
+            max_logout_delay_s=cfg.max_logout_delay.total_seconds(),
+            max_attempts=cfg.max_attempts,
+            retry_delay_s=cfg.retry_delay.total_seconds(),
+            caller_id=cfg.caller_id,
+            trunk=cfg.trunk,
+            default_region=cfg.default_region,
+            time_zone=cfg.time_zone,
+            schedule=_schedule_json(cfg.calling_hours),
+            created_at=now or datetime.now(UTC),
+            dispositions=[
+                DispositionCode(
+                    code=d.code,
+                    label=d.label,
+                    final=d.final,
+                    retry_delay_s=None if d.retry_delay is None else d.retry_delay.total_seconds(),
+                )
+                for d in cfg.dispositions
+            ],
+            retry_rules=[
+                RetryRuleRow(
+                    result=result,
+                    interval_s=rule.interval.total_seconds(),
+                    increment_s=rule.increment.total_seconds(),
+                    max_attempts=rule.max_attempts,
+                )
+                for result, rule in cfg.retry.items()
+            ],
+            agents=agents,
+        )
+        session.add(campaign)
+        try:
+            session.commit()
+        except IntegrityError as exc:
+            raise CampaignExistsError(f"campaign {cfg.name!r} already exists") from exc
+        return campaign.id
+
+
+def _agents_by_login(session: Session, logins: Sequence[str]) -> list[Agent]:
+    if not logins:
+        return []
+    found = list(session.scalars(select(Agent).where(Agent.login.in_(logins))))
+    missing = sorted(set(logins) - {a.login for a in found})
+    if missing:
+        raise ValueError(f"campaign.agents names unknown agents: {', '.join(missing)}")
+    return found
+
+
+def _schedule_json(hours: CallingHours | None) -> dict[str, Any] | None:
+    if hours is None:
+        return None
+    return {
+        "days": sorted(hours.days),
+        "start": hours.start.isoformat("minutes"),
+        "end": hours.end.isoformat("minutes"),
+    }
+
+
+def campaign_id_by_name(db: Database, name: str) -> int | None:
+    with db.session() as session:
+        return session.scalars(select(Campaign.id).where(Campaign.name == name)).one_or_none()
+
+
+def get_campaign(db: Database, campaign_id: int) -> CampaignInfo:
+    """A campaign's parameters; raises ``LookupError`` if there is none with that id."""
+    with db.session() as session:
+        c = session.get(Campaign, campaign_id)
+        if c is None:
+            raise LookupError(f"no campaign with id {campaign_id}")
+        return _campaign_info(c)
+
+
+def list_campaigns(db: Database) -> list[CampaignInfo]:
+    """Every campaign, oldest first."""
+    with db.session() as session:
+        return [_campaign_info(c) for c in session.scalars(select(Campaign).order_by(Campaign.id))]
+
+
+def _campaign_info(c: Campaign) -> CampaignInfo:
+    return CampaignInfo(
+        id=c.id,
+        name=c.name,
+        mode=c.mode,
+        status=c.status,
+        ratio=c.ratio,
+        ring_timeout=timedelta(seconds=c.ring_timeout_s),
+        abandon_cap=c.abandon_cap,
+        max_logout_delay=timedelta(seconds=c.max_logout_delay_s),
+        caller_id=c.caller_id,
+        trunk=c.trunk,
+        default_region=c.default_region,
+        time_zone=c.time_zone,
+        max_attempts=c.max_attempts,
+        dispositions=tuple((d.code, d.label, d.final) for d in c.dispositions),
+        agents=tuple(sorted(a.login for a in c.agents)),
+    )
+
+
+def campaign_rules(db: Database, campaign_id: int) -> CampaignRules:
+    with db.session() as session:
+        return load_rules(session, campaign_id)
+
+
+def load_rules(session: Session, campaign_id: int) -> CampaignRules:
+    """The pure selection/retry rules of a campaign, inside an open session."""
+    c = session.get_one(Campaign, campaign_id)
+    hours = None
+    if c.schedule:
+        hours = CallingHours(
+            start=time.fromisoformat(c.schedule["start"]),
+            end=time.fromisoformat(c.schedule["end"]),
+            days=frozenset(c.schedule["days"]),
+            time_zone=c.time_zone,
+        )
+    return CampaignRules(
+        max_attempts=c.max_attempts,
+        retry={
+            r.result: RetryRule(
+                timedelta(seconds=r.interval_s), timedelta(seconds=r.increment_s), r.max_attempts
+            )
+            for r in c.retry_rules
+        },
+        dispositions={
+            d.code: DispositionRule(
+                d.code,
+                d.final,
+                None if d.retry_delay_s is None else timedelta(seconds=d.retry_delay_s),
+            )
+            for d in c.dispositions
+        },
+        default_retry_delay=timedelta(seconds=c.retry_delay_s),
+        calling_hours=hours,
+    )
+
+
+def set_campaign_status(db: Database, campaign_id: int, status: CampaignStatus) -> None:
+    with db.session() as session:
+        session.get_one(Campaign, campaign_id).status = status
+        session.commit()
+
+
+def assign_agent(db: Database, campaign_id: int, agent_id: int) -> None:
+    """Assign an agent to a campaign (no-op if already assigned)."""
+    with db.session() as session:
+        campaign = session.get_one(Campaign, campaign_id)
+        agent = session.get_one(Agent, agent_id)
+        if agent not in campaign.agents:
+            campaign.agents.append(agent)
+        session.commit()
+
+
+def agent_campaign_ids(db: Database, agent_id: int) -> list[int]:
+    """Ids of the campaigns the agent is assigned to ("My Campaigns")."""
+    with db.session() as session:
+        agent = session.get_one(Agent, agent_id)
+        query = select(Campaign.id).where(Campaign.agents.contains(agent)).order_by(Campaign.id)
+        return list(session.scalars(query))
+
+
+def campaign_numbers(db: Database, campaign_id: int) -> dict[str, int]:
+    """Every E.164 number already in the campaign, mapped to its contact id."""
+    with db.session() as session:
+        rows = session.execute(
+            select(ContactNumber.e164, ContactNumber.contact_id).where(
+                ContactNumber.campaign_id == campaign_id
+            )
+        )
+        return {e164: contact_id for e164, contact_id in rows}
+
+
+def count_contacts(db: Database, campaign_id: int) -> int:
+    with db.session() as session:
+        query = select(func.count()).select_from(Contact).where(Contact.campaign_id == campaign_id)
+        return session.scalar(query) or 0
+
+
+def import_contacts(
+    db: Database,
+    campaign_id: int,
+    parsed: ParsedList,
+    now: datetime | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[int]:
+    """Store a parsed calling list, all or nothing; return the new contact ids in file order.
+
+    Raises ``ListRejected`` (nothing stored) if the list has rejected rows, or if a number is
+    already a number of another contact in the campaign. ``progress(done, total)`` is called
+    after each chunk of ``INSERT_CHUNK`` contacts.
+    """
+    if parsed.errors:
+        raise ListRejected(parsed.errors)
+    return insert_contacts(db, campaign_id, parsed.contacts, now, progress)
+
+
+def insert_contacts(
+    db: Database,
+    campaign_id: int,
+    contacts: Sequence[NewContact],
+    now: datetime | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[int]:
+    """Bulk-insert contacts in ONE transaction (all or nothing); return their ids in order.
+
+    Raises ``ListRejected`` (nothing stored) when a number repeats within ``contacts`` or is
+    already in the campaign.
+    """
+    created = now or datetime.now(UTC)
+    ids: list[int] = []
+    with db.session() as session:
+        session.get_one(Campaign, campaign_id)
+        _check_duplicates(session, campaign_id, contacts)
+        for start in range(0, len(contacts), INSERT_CHUNK):
+            chunk = contacts[start : start + INSERT_CHUNK]
+            ids += _insert_chunk(session, campaign_id, chunk, created)
+            if progress is not None:
+                progress(start + len(chunk), len(contacts))
+        session.commit()
+    return ids
+
+
+def _check_duplicates(session: Session, campaign_id: int, contacts: Sequence[NewContact]) -> None:
+    query = select(ContactNumber.e164, ContactNumber.contact_id).where(
+        ContactNumber.campaign_id == campaign_id
+    )
+    stored = {e164: contact_id for e164, contact_id in session.execute(query)}
+    seen: dict[str, int] = {}
+    errors: list[RowError] = []
+    for contact in contacts:
+        for number in contact.numbers:
+            if number in stored:
+                reason = f"{number} is already in the campaign (contact {stored[number]})"
+                errors.append(RowError(contact.line, reason))
+                break
+            if number in seen:
+                errors.append(RowError(contact.line, f"{number} repeats line {seen[number]}"))
+                break
+            seen[number] = contact.line
+    if errors:
+        raise ListRejected(errors)
+
+
+def _insert_chunk(
+    session: Session, campaign_id: int, chunk: Sequence[NewContact], created: datetime
+) -> list[int]:
+    rows = [
+        {
+            "campaign_id": campaign_id,
+            "state": ContactState.NEW,
+            "number_index": 0,
+            "attempts": 0,
+            "result_counts": {},
+            "fields": dict(c.fields),
+            "time_zone": c.time_zone,
+            "source_line": c.line,
+            "created_at": created,
+        }
+        for c in chunk
+    ]
+    stmt = insert(Contact).returning(Contact.id, sort_by_parameter_order=True)
+    ids = list(session.scalars(stmt, rows))
+    numbers = [
+        {
+            "contact_id": cid,
+            "campaign_id": campaign_id,
+            "position": pos,
+            "e164": e164,
+            "dead": False,
+        }
+        for cid, c in zip(ids, chunk, strict=True)
+        for pos, e164 in enumerate(c.numbers)
+    ]
+    if numbers:
+        session.execute(insert(ContactNumber), numbers)
+    return ids

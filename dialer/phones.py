@@ -1,0 +1,98 @@
+"""Auto-answering SIP phones for scripted agents: one real baresip process per agent seat.
+
+Used by the demo and the integration tests as "any standard SIP phone set to auto-answer": each
+phone registers to the PBX with digest auth, answers the dialer's agent-session call at once,
+sends a sine tone as the agent's voice and writes what it hears to `heard.wav` in its directory.
+(The softphone's headless mode is the project's own; baresip proves the dialer needs nothing
+special from the phone.)
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from dialer.pbx.base import PbxError
+from dialer.settings import Settings
+
+MODULE_DIR = Path("/usr/lib/baresip/modules")
+
+
+@dataclass
+class Phone:
+    seat: int
+    directory: Path
+    process: subprocess.Popen[bytes]
+
+    @property
+    def heard(self) -> Path:
+        return self.directory / "heard.wav"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+
+def _config(sip_port: int, rtp_port: int, directory: Path, tone_hz: int) -> str:
+    return "\n".join([
+        "poll_method epoll",
+        f"sip_listen 127.0.0.1:{sip_port}",
+        f"audio_player aufile,{directory / 'heard.wav'}",
+        f"audio_source ausine,{tone_hz}",
+        "ausrc_srate 48000",  # ausine makes 48 kHz stereo only; baresip resamples
+        "ausrc_channels 2",
+        "audio_alert aufile,/dev/null",
+        f"rtp_ports {rtp_port}-{rtp_port + 9}",
+        f"module_path {MODULE_DIR}",
+        "module g711.so",
+        "module ausine.so",
+        "module aufile.so",
+        "module_app account.so",
+        "module_app menu.so",
+        "",
+    ])
+
+
+def start_phones(settings: Settings, seats: list[int], base: Path, tone_hz: int = 440,
+                 first_sip_port: int = 5300, first_rtp_port: int = 13000,
+                 timeout: float = 10.0) -> list[Phone]:
+    """Start one auto-answering phone per agent seat; returns when all are registered."""
+    if shutil.which("baresip") is None:
+        raise PbxError("baresip is not installed (Debian package baresip-core); "
+                       "run scripts/setup")
+    phones: list[Phone] = []
+    try:
+        for i, seat in enumerate(seats):
+            d = base / f"phone-{seat}"
+            d.mkdir(parents=True, exist_ok=True)
+            # (baresip also opens TLS on the SIP port + 1)
+            (d / "config").write_text(_config(first_sip_port + 2 * i, first_rtp_port + 10 * i, d,
+                                              tone_hz))
+            (d / "accounts").write_text(
+                f"<sip:agent{seat}@{settings.pbx.bind}:{settings.pbx.sip_port}>"
+                f";auth_pass={settings.agents.sip_password(seat)};answermode=auto;regint=60\n")
+            log = (d / "baresip.log").open("wb")
+            proc = subprocess.Popen(["baresip", "-f", str(d)], stdin=subprocess.DEVNULL,
+                                    stdout=log, stderr=subprocess.STDOUT)
+            log.close()
+            phones.append(Phone(seat, d, proc))
+        deadline = time.monotonic() + timeout
+        for phone in phones:
+            while "200 OK" not in (phone.directory / "baresip.log").read_text(errors="replace"):
+                if phone.process.poll() is not None or time.monotonic() > deadline:
+                    tail = (phone.directory / "baresip.log").read_text(errors="replace")[-400:]
+                    raise PbxError(f"phone for agent{phone.seat} did not register:\n{tail}")
+                time.sleep(0.05)
+    except BaseException:
+        for phone in phones:
+            phone.stop()
+        raise
+    return phones

@@ -1,0 +1,535 @@
+"""The dialer service: agent sessions, campaigns and the call path, tied together.
+
+One asyncio process. `Engine` owns the logged-in agents (one `AgentMachine` each, the dialer being
+the authority on agent state), the running campaigns, and the calls in flight. It listens to
+`CallControl` (ARI) and to the agent link (WebSocket, `dialer.service.link`), and stores every
+attempt, event and disposition through `dialer.db.repository`, which commits before returning:
+nothing is acknowledged to an agent before it is stored.
+
+Call path (progressive, push preview and preview share it from the dial on):
+
+    claim contact + create attempt (committed) -> reserve the agent -> originate through the trunk
+    customer answers -> bridged into the reserved agent's bridge at once (no DB wait before it)
+                     -> or, no agent: abandoned, the identification message, hang up
+    hang-up -> result classified (SIP code, cause) and stored -> agent to wrap-up (disposition)
+              or, never connected, back to ready
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from dialer.ari import AriClient, AriError
+from dialer.core import agent_state as st
+from dialer.core.campaign import CampaignStatus, DialMode
+from dialer.core.results import AttemptPhase, CallFacts, CallResult, DialStatus, classify
+from dialer.db import repository as repo
+from dialer.db.agents import AgentInfo, log_agent_transition
+from dialer.db.campaigns import CampaignInfo, get_campaign, list_campaigns
+from dialer.db.database import Database
+from dialer.service.calls import CallControl, CustomerEnd
+
+log = logging.getLogger(__name__)
+
+# A customer who answers must hear an agent within this time, else the call is abandoned.
+CONNECT_LIMIT = timedelta(seconds=2)
+TICK_SECONDS = 0.2
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Outbox:
+    """Where an agent's messages go (the WebSocket session); tests and bots may plug in."""
+
+    def send(self, kind: str, re: str | None = None, **fields: Any) -> None:
+        raise NotImplementedError
+
+
+@dataclass
+class Call:
+    """A customer call in flight, from the dial to the disposition."""
+
+    attempt_id: int
+    claim: repo.Claim
+    campaign_id: int
+    agent_id: int | None
+    connected: bool = False
+    abandoned: bool = False
+    ended: bool = False
+    dialed_at: float = 0.0
+
+
+@dataclass
+class AgentSession:
+    info: AgentInfo
+    machine: st.AgentMachine
+    outbox: Outbox
+    campaigns: list[int]
+    endpoint: str
+    leg_up: bool = False
+    preview: repo.Claim | None = None      # a record shown to the agent (preview / push offer)
+    call: Call | None = None               # the call reserved for / connected to the agent
+    wrap_attempt: int | None = None        # the attempt awaiting the agent's disposition
+    wrap_contact: int | None = None        # its contact (the agent may still edit the record)
+    logout_timer: asyncio.TimerHandle | None = None
+    reserved_since: float = 0.0
+
+
+@dataclass
+class CampaignRun:
+    info: CampaignInfo
+    in_flight: set[int] = field(default_factory=set)   # attempt ids
+    exhausted_at: float | None = None
+
+
+class Engine:
+    def __init__(self, db: Database, ari: AriClient,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.db = db
+        self.ari = ari
+        self.clock = clock
+        self.calls = CallControl(ari, self, clock=clock)
+        self.agents: dict[int, AgentSession] = {}
+        self.campaigns: dict[int, CampaignRun] = {}
+        self.by_attempt: dict[int, Call] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.connect_latencies: list[float] = []
+        self.recovery: repo.RecoveryReport | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        self.recovery = repo.recover_after_crash(self.db, utcnow())
+        if self.recovery.changed:
+            log.warning("recovered after a stop: %s", self.recovery)
+        self._spawn(self.calls.run())
+        await self.calls.wait_connected()
+        for info in list_campaigns(self.db):
+            if info.status is CampaignStatus.STARTED:
+                self.campaigns[info.id] = CampaignRun(info)
+        self._spawn(self._pacing_loop())
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        for agent_id in list(self.agents):
+            await self.calls.stop_agent_leg(agent_id)
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        task: asyncio.Task[Any] = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("task failed", exc_info=task.exception())
+
+    # ------------------------------------------------------------------ campaigns
+    def campaign_started(self, campaign_id: int) -> None:
+        info = get_campaign(self.db, campaign_id)
+        self.campaigns[campaign_id] = CampaignRun(info)
+        for s in self.agents.values():
+            if campaign_id in s.campaigns:
+                s.outbox.send("campaign_started", campaign=self._campaign_view(info))
+
+    def campaign_stopped(self, campaign_id: int) -> None:
+        run = self.campaigns.pop(campaign_id, None)
+        if run is None:
+            return
+        for s in self.agents.values():
+            if campaign_id in s.campaigns:
+                s.outbox.send("campaign_stopped", campaign=self._campaign_view(run.info))
+
+    @staticmethod
+    def _campaign_view(info: CampaignInfo) -> dict[str, Any]:
+        return {"id": info.id, "name": info.name, "mode": info.mode.value,
+                "status": info.status.value.capitalize(),
+                "dispositions": [{"code": c, "label": label, "final": final}
+                                 for c, label, final in info.dispositions]}
+
+    def my_campaigns(self, s: AgentSession) -> list[dict[str, Any]]:
+        views = []
+        for cid in s.campaigns:
+            run = self.campaigns.get(cid)
+            info = run.info if run else get_campaign(self.db, cid)
+            if info.status in (CampaignStatus.STARTED, CampaignStatus.PAUSED):
+                views.append(self._campaign_view(info))
+        return views
+
+    # ------------------------------------------------------------------ agent sessions
+    def _apply(self, s: AgentSession, event: st.Event) -> st.Outcome:
+        """Feed the agent's machine, store the audit record, tell the agent, carry out effects."""
+        now = utcnow()
+        outcome = s.machine.handle(event, now)
+        self._after(s, outcome, now)
+        return outcome
+
+    def _after(self, s: AgentSession, outcome: st.Outcome, now: datetime) -> None:
+        log_agent_transition(self.db, s.info.id, outcome.audit)
+        self._send_state(s, now)
+        for effect in outcome.effects:
+            if isinstance(effect, st.ShowLogoutCountdown):
+                remaining = (effect.deadline - now).total_seconds()
+                s.outbox.send("logout_pending", deadline=effect.deadline.isoformat(),
+                              remaining_s=round(remaining, 1))
+                if s.logout_timer is not None:
+                    s.logout_timer.cancel()
+                s.logout_timer = asyncio.get_running_loop().call_later(
+                    max(0.0, remaining), self._logout_deadline, s.info.id)
+            elif isinstance(effect, st.RerouteCall):
+                self._reroute(s)
+            elif isinstance(effect, st.AuthorizeLogout):
+                self._logged_out(s)
+
+    def _send_state(self, s: AgentSession, now: datetime) -> None:
+        fields: dict[str, Any] = {"state": s.machine.state.value}
+        if s.machine.not_ready_reason:
+            fields["reason"] = s.machine.not_ready_reason
+        remaining = s.machine.remaining(now)
+        if remaining is not None:
+            fields["logout_remaining_s"] = round(remaining.total_seconds(), 1)
+        s.outbox.send("state", **fields)
+
+    def login(self, info: AgentInfo, outbox: Outbox, campaign_ids: list[int]) -> AgentSession:
+        if info.id in self.agents:
+            raise repo.RepositoryError(f"agent {info.login} is already logged in elsewhere")
+        endpoint = info.sip_endpoint or f"PJSIP/{info.login}"
+        s = AgentSession(info, st.AgentMachine(str(info.id)), outbox, campaign_ids, endpoint)
+        self.agents[info.id] = s
+        self._apply(s, st.LoginSucceeded())
+        self._spawn(self._start_leg(s))
+        return s
+
+    async def _start_leg(self, s: AgentSession) -> None:
+        try:
+            await self.calls.start_agent_leg(s.info.id, s.endpoint)
+        except AriError as exc:
+            s.outbox.send("error", code="voice_channel",
+                          message=f"the dialer cannot call your phone ({s.endpoint}): {exc}; "
+                                  "is the softphone registered?")
+
+    def agent_leg_up(self, agent_id: int) -> None:
+        s = self.agents.get(agent_id)
+        if s is None:
+            self._spawn(self.calls.stop_agent_leg(agent_id))
+            return
+        s.leg_up = True
+        s.outbox.send("channel", channel="voice", state="connected")
+
+    def agent_leg_down(self, agent_id: int, cause: int | None) -> None:
+        s = self.agents.get(agent_id)
+        if s is None:
+            return
+        s.leg_up = False
+        s.outbox.send("channel", channel="voice", state="disconnected", cause=cause)
+        if s.machine.state is st.AgentState.READY:
+            self._apply(s, st.NotReadyRequested("voice channel lost"))
+
+    def ready(self, s: AgentSession) -> None:
+        if not s.leg_up:
+            raise repo.RepositoryError("your voice channel is not connected yet")
+        if s.wrap_attempt is not None:
+            raise repo.RepositoryError(f"pick a disposition for attempt {s.wrap_attempt} first")
+        self._apply(s, st.ReadyRequested())
+
+    def not_ready(self, s: AgentSession, reason: str) -> None:
+        self._apply(s, st.NotReadyRequested(reason))
+
+    def logout(self, s: AgentSession) -> None:
+        if s.preview is not None and s.call is None:
+            # a record shown but not dialed goes back to the list
+            repo.release_contact(self.db, s.preview.contact_id, utcnow())
+            claim, s.preview = s.preview, None
+            if s.machine.state is st.AgentState.RESERVED:
+                self._apply(s, st.ReservationReleased(f"preview-{claim.contact_id}"))
+        self._apply(s, st.LogoutRequested())
+
+    def _logout_deadline(self, agent_id: int) -> None:
+        s = self.agents.get(agent_id)
+        if s is None:
+            return
+        s.logout_timer = None
+        outcome = s.machine.handle_timer(utcnow())
+        if outcome is not None:
+            self._after(s, outcome, utcnow())
+
+    def _reroute(self, s: AgentSession) -> None:
+        """The logout deadline passed with a call still on its way to `s`: another ready agent
+        of the campaign takes it, or it is abandoned when it answers."""
+        call, s.call = s.call, None
+        if call is None:
+            return
+        other = self._free_agent(call.campaign_id, exclude=s.info.id)
+        call.agent_id = other.info.id if other else None
+        if other is not None:
+            other.call = call
+            self._apply(other, st.CallReserved(str(call.attempt_id),
+                                               self._logout_delay(call.campaign_id)))
+
+    def _logged_out(self, s: AgentSession) -> None:
+        if s.logout_timer is not None:
+            s.logout_timer.cancel()
+        self.agents.pop(s.info.id, None)
+        s.outbox.send("logout_authorized")
+        self._spawn(self.calls.stop_agent_leg(s.info.id))
+
+    def session_lost(self, s: AgentSession) -> None:
+        """The agent link dropped: treated as a logout request (nothing is left hanging)."""
+        if self.agents.get(s.info.id) is s and s.machine.state is not st.AgentState.LOGGED_OUT:
+            with contextlib.suppress(st.AgentStateError):
+                self.logout(s)
+
+    def _logout_delay(self, campaign_id: int) -> timedelta:
+        run = self.campaigns.get(campaign_id)
+        info = run.info if run else get_campaign(self.db, campaign_id)
+        return info.max_logout_delay
+
+    def _free_agent(self, campaign_id: int, exclude: int | None = None) -> AgentSession | None:
+        for s in self.agents.values():
+            if (s.info.id != exclude and campaign_id in s.campaigns and s.leg_up
+                    and s.machine.in_pool and s.machine.state is st.AgentState.READY
+                    and s.call is None and s.preview is None):
+                return s
+        return None
+
+    # ------------------------------------------------------------------ dialing
+    def refresh_campaigns(self) -> None:
+        """Pick up campaigns started, paused or stopped by the admin CLI (it writes the DB)."""
+        for info in list_campaigns(self.db):
+            run = self.campaigns.get(info.id)
+            if info.status is CampaignStatus.STARTED and run is None:
+                self.campaign_started(info.id)
+            elif info.status is not CampaignStatus.STARTED and run is not None:
+                if info.status is CampaignStatus.PAUSED:
+                    run.info = info
+                else:
+                    self.campaign_stopped(info.id)
+            elif run is not None:
+                run.info = info
+
+    async def _pacing_loop(self) -> None:
+        last_refresh = 0.0
+        while True:
+            if self.clock() - last_refresh >= 1.0:
+                last_refresh = self.clock()
+                self.refresh_campaigns()
+            for run in list(self.campaigns.values()):
+                try:
+                    await self._pace(run)
+                except Exception:   # a bad campaign must not stop the others
+                    log.exception("pacing campaign %s", run.info.name)
+            await asyncio.sleep(TICK_SECONDS)
+
+    async def _pace(self, run: CampaignRun) -> None:
+        mode = run.info.mode
+        if run.info.status is not CampaignStatus.STARTED:
+            return
+        if mode in (DialMode.PROGRESSIVE, DialMode.PREDICTIVE):
+            # progressive: one call per ready agent, each reserved for its agent (never abandons
+            # while the agent keeps its voice channel)
+            while (agent := self._free_agent(run.info.id)) is not None:
+                got = repo.claim_and_create_attempt(self.db, run.info.id, utcnow(),
+                                                    agent.info.id)
+                if got is None:
+                    run.exhausted_at = run.exhausted_at or self.clock()
+                    return
+                claim, attempt_id = got
+                await self._dial(run, agent, claim, attempt_id)
+        elif mode is DialMode.PUSH_PREVIEW:
+            while (agent := self._free_agent(run.info.id)) is not None:
+                offer = repo.claim_next_contact(self.db, run.info.id, utcnow(), agent.info.id)
+                if offer is None:
+                    run.exhausted_at = run.exhausted_at or self.clock()
+                    return
+                self._offer(agent, offer, push=True)
+
+    def _offer(self, s: AgentSession, claim: repo.Claim, push: bool) -> None:
+        s.preview = claim
+        self._apply(s, st.CallReserved(f"preview-{claim.contact_id}",
+                                       self._logout_delay(claim.campaign_id)))
+        record = repo.get_contact(self.db, claim.contact_id)
+        s.outbox.send("push_offer" if push else "preview_record",
+                      offer=claim.contact_id, contact=self._contact_view(record, claim.number),
+                      campaign=claim.campaign_id)
+
+    @staticmethod
+    def _contact_view(record: repo.ContactRecord, number: str) -> dict[str, Any]:
+        return {"id": record.id, "number": number, "numbers": list(record.numbers),
+                "fields": dict(record.fields), "time_zone": record.time_zone,
+                "attempts": record.attempts}
+
+    async def _dial(self, run: CampaignRun, s: AgentSession, claim: repo.Claim,
+                    attempt_id: int) -> None:
+        call = Call(attempt_id, claim, run.info.id, s.info.id, dialed_at=self.clock())
+        self.by_attempt[attempt_id] = call
+        run.in_flight.add(attempt_id)
+        s.call = call
+        if s.machine.state is st.AgentState.RESERVED and s.machine.call_id != str(attempt_id):
+            # a preview reservation becomes the call's reservation
+            self._apply(s, st.ReservationReleased(s.machine.call_id or ""))
+        if s.machine.state is st.AgentState.READY:
+            self._apply(s, st.CallReserved(str(attempt_id), run.info.max_logout_delay))
+        s.reserved_since = self.clock()
+        ring = max(15, int(run.info.ring_timeout.total_seconds()))
+        try:
+            await self.calls.dial_customer(attempt_id, claim.number, ring, run.info.caller_id)
+        except AriError as exc:
+            log.warning("attempt %s: originate failed: %s", attempt_id, exc)
+            self._end_call(call, repo.finish_attempt(
+                self.db, attempt_id, CallResult.FAILED, utcnow(),
+                facts=CallFacts(), note=f"originate failed: {exc}"))
+            return
+        repo.record_attempt_event(self.db, attempt_id, AttemptPhase.ORIGINATED, utcnow(),
+                                  channel_id=f"cust-{attempt_id}", agent_id=s.info.id)
+
+    # preview and push preview: the agent's answers
+    def preview_request(self, s: AgentSession, campaign_id: int | None) -> None:
+        if s.preview is not None or s.call is not None:
+            raise repo.RepositoryError("you already have a record; dial or skip it first")
+        if s.machine.state is not st.AgentState.READY:
+            raise repo.RepositoryError(f"you are {s.machine.state.value}; go ready first")
+        candidates = [campaign_id] if campaign_id is not None else s.campaigns
+        for cid in candidates:
+            run = self.campaigns.get(cid)
+            if run is None or cid not in s.campaigns or run.info.mode is not DialMode.PREVIEW:
+                continue
+            claim = repo.claim_next_contact(self.db, cid, utcnow(), s.info.id)
+            if claim is not None:
+                self._offer(s, claim, push=False)
+                return
+        raise repo.RepositoryError("no record to preview now in your running preview campaigns")
+
+    async def preview_dial(self, s: AgentSession, contact_id: int) -> None:
+        claim = s.preview
+        if claim is None or claim.contact_id != contact_id:
+            raise repo.RepositoryError(f"record {contact_id} is not the one offered to you")
+        run = self.campaigns.get(claim.campaign_id)
+        if run is None:
+            raise repo.RepositoryError("the campaign is no longer running")
+        attempt_id = repo.create_attempt(self.db, claim, utcnow(), agent_id=s.info.id)
+        s.preview = None
+        await self._dial(run, s, claim, attempt_id)
+
+    def preview_skip(self, s: AgentSession, contact_id: int) -> None:
+        claim = s.preview
+        if claim is None or claim.contact_id != contact_id:
+            raise repo.RepositoryError(f"record {contact_id} is not the one offered to you")
+        repo.release_contact(self.db, contact_id, utcnow())
+        s.preview = None
+        self._apply(s, st.ReservationReleased(f"preview-{contact_id}"))
+
+    # ------------------------------------------------------------------ CallEvents (ARI)
+    def customer_ringing(self, attempt_id: int) -> None:
+        repo.record_attempt_event(self.db, attempt_id, AttemptPhase.RINGING, utcnow())
+
+    def customer_answered(self, attempt_id: int) -> int | None:
+        call = self.by_attempt.get(attempt_id)
+        if call is None or call.agent_id is None:
+            return None
+        s = self.agents.get(call.agent_id)
+        if s is None or not s.leg_up or s.call is not call:
+            return None
+        return s.info.id
+
+    def customer_bridged(self, attempt_id: int, agent_id: int, answered_at: float,
+                         bridged_at: float) -> None:
+        self.connect_latencies.append(bridged_at - answered_at)
+        call = self.by_attempt[attempt_id]
+        call.connected = True
+        now = utcnow()
+        repo.record_attempt_event(self.db, attempt_id, AttemptPhase.ANSWERED,
+                                  now - timedelta(seconds=bridged_at - answered_at))
+        repo.record_attempt_event(self.db, attempt_id, AttemptPhase.BRIDGED, now,
+                                  agent_id=agent_id,
+                                  detail={"connect_ms": round(1000 * (bridged_at - answered_at),
+                                                              2)})
+        s = self.agents[agent_id]
+        self._apply(s, st.CallConnected(str(attempt_id)))
+        record = repo.get_contact(self.db, call.claim.contact_id)
+        s.outbox.send("call_connected", attempt=attempt_id,
+                      campaign=call.campaign_id,
+                      contact=self._contact_view(record, call.claim.number))
+
+    def customer_abandoned(self, attempt_id: int, answered_at: float) -> None:
+        call = self.by_attempt.get(attempt_id)
+        if call is None:
+            return
+        call.abandoned = True
+        repo.record_attempt_event(self.db, attempt_id, AttemptPhase.SAFE_HARBOR, utcnow())
+        self._release_agent(call)
+
+    def customer_ended(self, end: CustomerEnd) -> None:
+        call = self.by_attempt.get(end.attempt_id)
+        if call is None:
+            return
+        dial = None
+        with contextlib.suppress(ValueError):
+            dial = DialStatus(end.dial_status) if end.dial_status else None
+        facts = CallFacts(sip_code=end.tech_cause, hangup_cause=end.cause, dial_status=dial,
+                          answered=end.answered, agent_bridged=call.connected,
+                          safe_harbor_played=call.abandoned)
+        result = classify(facts)
+        outcome = repo.finish_attempt(self.db, end.attempt_id, result, utcnow(), facts=facts,
+                                      await_disposition=call.connected)
+        self._end_call(call, outcome)
+
+    def _end_call(self, call: Call, outcome: repo.AttemptOutcome) -> None:
+        call.ended = True
+        self.by_attempt.pop(call.attempt_id, None)
+        run = self.campaigns.get(call.campaign_id)
+        if run is not None:
+            run.in_flight.discard(call.attempt_id)
+        s = self.agents.get(call.agent_id) if call.agent_id is not None else None
+        if s is None or s.call is not call:
+            return
+        if call.connected:
+            s.call = None
+            s.wrap_attempt = call.attempt_id
+            s.wrap_contact = call.claim.contact_id
+            self._apply(s, st.CallEnded(str(call.attempt_id)))
+            s.outbox.send("call_ended", attempt=call.attempt_id, result=outcome.result.value,
+                          disposition_required=True)
+        else:
+            s.outbox.send("call_ended", attempt=call.attempt_id, result=outcome.result.value,
+                          disposition_required=False)
+            self._release_agent(call)
+
+    def _release_agent(self, call: Call) -> None:
+        s = self.agents.get(call.agent_id) if call.agent_id is not None else None
+        if s is None or s.call is not call:
+            return
+        s.call = None
+        call.agent_id = None
+        if s.machine.state in (st.AgentState.RESERVED, st.AgentState.LOGOUT_PENDING):
+            self._apply(s, st.ReservationReleased(str(call.attempt_id)))
+
+    # ------------------------------------------------------------------ after the call
+    def disposition(self, s: AgentSession, attempt_id: int, code: str, note: str | None,
+                    callback_at: datetime | None, personal: bool) -> repo.DispositionOutcome:
+        if s.wrap_attempt != attempt_id:
+            raise repo.RepositoryError(f"attempt {attempt_id} is not waiting for your "
+                                       "disposition")
+        out = repo.save_disposition(self.db, attempt_id, code, utcnow(), agent_id=s.info.id,
+                                    note=note, callback_at=callback_at,
+                                    personal_callback=personal)
+        s.wrap_attempt = s.wrap_contact = None
+        self._apply(s, st.DispositionSaved(str(attempt_id), code))
+        return out
+
+    async def hangup(self, s: AgentSession) -> None:
+        if s.call is None or not s.call.connected:
+            raise repo.RepositoryError("you are not on a call")
+        await self.calls.hangup_customer(s.call.attempt_id)

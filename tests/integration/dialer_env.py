@@ -1,0 +1,89 @@
+"""A whole dialer for integration tests: a fresh database, agents, a campaign, real phones (baresip)
+registered to the real PBX, the engine and the agent link running in the test's event loop."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from dialer.ari import AriClient
+from dialer.campaign_config import loads_campaign
+from dialer.db.agents import add_agent
+from dialer.db.campaigns import create_campaign, insert_contacts
+from dialer.db.database import Database, open_database
+from dialer.lists import NewContact
+from dialer.phones import Phone, start_phones
+from dialer.service.engine import Engine
+from dialer.service.link import LinkServer
+from dialer.settings import Settings
+
+LINK_PORT = 8766
+
+CAMPAIGN = """
+[campaign]
+name = "{name}"
+mode = "{mode}"
+caller_id = "+12125550100"
+trunk = "carrier"
+agents = [{agents}]
+
+[dialing]
+ring_timeout = "15s"
+max_logout_delay = "{logout_delay}"
+max_attempts = 1
+
+[[disposition]]
+code = "SALE"
+label = "Sale"
+final = true
+
+[[disposition]]
+code = "CALLBACK"
+label = "Call back"
+final = false
+retry_after = "1h"
+"""
+
+
+def password(seat: int) -> str:
+    return f"test-agent-{seat}"
+
+
+@dataclass
+class DialerEnv:
+    db: Database
+    engine: Engine
+    link: LinkServer
+    campaign_id: int
+    phones: list[Phone]
+    url: str
+
+
+@contextlib.asynccontextmanager
+async def dialer_env(settings: Settings, tmp: Path, seats: Sequence[int], numbers: Sequence[str],
+                     mode: str = "progressive", logout_delay: str = "10s",
+                     phones: bool = True) -> AsyncIterator[DialerEnv]:
+    db = open_database(tmp / "dialer.sqlite3")
+    for seat in seats:
+        add_agent(db, f"agent{seat}", password(seat), sip_endpoint=f"PJSIP/agent{seat}")
+    cfg = loads_campaign(CAMPAIGN.format(
+        name="it", mode=mode, logout_delay=logout_delay,
+        agents=", ".join(f'"agent{s}"' for s in seats)))
+    cid = create_campaign(db, cfg)
+    insert_contacts(db, cid, [NewContact(i + 2, (n,), {"name": f"Customer {i}"})
+                              for i, n in enumerate(numbers)])
+    started = start_phones(settings, list(seats), tmp / "phones") if phones else []
+    async with AriClient.from_settings(settings.pbx) as ari:
+        engine = Engine(db, ari)
+        link = LinkServer(engine, "127.0.0.1", LINK_PORT)
+        try:
+            await engine.start()
+            await link.start()
+            yield DialerEnv(db, engine, link, cid, started, f"ws://127.0.0.1:{LINK_PORT}/agent")
+        finally:
+            await link.stop()
+            await engine.stop()
+            for phone in started:
+                phone.stop()
