@@ -95,6 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
                       "(see config/carrier/numbering.md)")
     call.add_argument("--ring-timeout", type=float, default=30.0)
     call.add_argument("--talk", type=float, default=3.0, help="seconds to stay on an answered call")
+    demo = sub.add_parser("demo", help="PBX, carrier, dialer and three scripted agents run the "
+                          "demo campaign to its end; prints the summary")
+    demo.add_argument("--campaign", help="campaign TOML (default config/campaigns/demo.toml)")
+    demo.add_argument("--list", dest="contacts", help="CSV list (default config/lists/demo.csv)")
     from dialer import admin
 
     admin.add_parsers(sub)
@@ -109,6 +113,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_pbx(settings, args)
         if args.command == "call":
             return cmd_call(settings, args)
+        if args.command == "demo":
+            from dialer.demo import main as demo_main
+
+            return demo_main(settings, args.campaign, args.contacts)
         from dialer import admin
 
         result = admin.run(settings, args)
