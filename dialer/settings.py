@@ -151,6 +151,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
             else str(runtime / "dialer.sqlite3")),
         link_host=_field(sv, "service", "link_host", str, path) if "link_host" in sv
         else "127.0.0.1",
-        link_port=_port(sv, "service", "link_port", path) if "link_port" in sv else 8765,
+        link_port=int(env["OPENDIALER_LINK_PORT"]) if env.get("OPENDIALER_LINK_PORT", "").isdigit()
+        else _port(sv, "service", "link_port", path) if "link_port" in sv else 8765,
     )
     return Settings(pbx, carrier, agents, path, runtime, cache, service)

@@ -703,6 +703,26 @@ def update_contact_fields(
         return dict(row.fields)
 
 
+def settle_without_disposition(db: Database, attempt_id: int, now: datetime, note: str) -> bool:
+    """An attempt that waits for a disposition that will not come (the agent's session was
+    lost): the contact moves on by the call's result, and the note says why. False if the
+    attempt was not waiting."""
+    require_aware(now)
+    with db.session() as session:
+        held = session.get(CallAttempt, attempt_id)
+        if held is None or held.result is None:
+            return False
+        row = session.get(Contact, held.contact_id)
+        if row is None or row.in_flight_attempt_id != attempt_id:
+            return False
+        held.note = note
+        session.add(AttemptEvent(attempt_id=held.id, phase=AttemptPhase.NOTE, at=now,
+                                 detail={"note": note}))
+        _decide_after_attempt(session, held, now)
+        session.commit()
+    return True
+
+
 # -- recovery -----------------------------------------------------------------------------
 
 

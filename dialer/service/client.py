@@ -25,6 +25,7 @@ class AgentClient:
         self.url = url
         self.inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.seen: list[dict[str, Any]] = []
+        self.backlog: list[dict[str, Any]] = []
         self._session: aiohttp.ClientSession | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -68,37 +69,39 @@ class AgentClient:
                                         **fields}))
         return req_id
 
-    async def expect(self, kind: str | tuple[str, ...], timeout: float = 10.0,
-                     where: Callable[[dict[str, Any]], bool] | None = None) -> dict[str, Any]:
-        """The next message of that type (others are skipped but kept in `seen`)."""
-        kinds = (kind,) if isinstance(kind, str) else kind
+    async def _take(self, match: Callable[[dict[str, Any]], bool], timeout: float,
+                    what: str) -> dict[str, Any]:
+        """The first message, in arrival order, that `match` accepts; the others stay for later
+        calls (nothing the dialer sent is lost to a wait for something else)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
+            for i, msg in enumerate(self.backlog):
+                if match(msg):
+                    return self.backlog.pop(i)
             left = deadline - loop.time()
             if left <= 0:
-                raise TimeoutError(f"no {kinds} message in {timeout} s; last seen: "
+                raise TimeoutError(f"no {what} in {timeout} s; last seen: "
                                    f"{[m['type'] for m in self.seen[-8:]]}")
-            msg = await asyncio.wait_for(self.inbox.get(), left)
+            try:
+                msg = await asyncio.wait_for(self.inbox.get(), left)
+            except TimeoutError:
+                continue
             if msg["type"] == "_closed":
-                raise LinkClosed(f"link closed while waiting for {kinds}")
-            if msg["type"] in kinds and (where is None or where(msg)):
-                return msg
+                raise LinkClosed(f"link closed while waiting for {what}")
+            self.backlog.append(msg)
+
+    async def expect(self, kind: str | tuple[str, ...], timeout: float = 10.0,
+                     where: Callable[[dict[str, Any]], bool] | None = None) -> dict[str, Any]:
+        """The next message of that type (and matching `where`)."""
+        kinds = (kind,) if isinstance(kind, str) else kind
+        return await self._take(lambda m: m["type"] in kinds and (where is None or where(m)),
+                                timeout, f"{kinds} message")
 
     async def request(self, kind: str, timeout: float = 10.0, **fields: Any) -> dict[str, Any]:
         """Send and wait for the reply to this request (`ok`, a typed reply, or `error`)."""
         req_id = await self.send(kind, **fields)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            left = deadline - loop.time()
-            if left <= 0:
-                raise TimeoutError(f"no reply to {kind} in {timeout} s")
-            msg = await asyncio.wait_for(self.inbox.get(), left)
-            if msg["type"] == "_closed":
-                raise LinkClosed(f"link closed while waiting for the reply to {kind}")
-            if msg.get("re") == req_id:
-                return msg
+        return await self._take(lambda m: m.get("re") == req_id, timeout, f"reply to {kind}")
 
     async def login(self, agent: str, password: str) -> dict[str, Any]:
         return await self.request("login", agent=agent, password=password)

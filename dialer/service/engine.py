@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 # A customer who answers must hear an agent within this time, else the call is abandoned.
 CONNECT_LIMIT = timedelta(seconds=2)
 TICK_SECONDS = 0.2
+# A record an agent skips or rejects comes back to the list after this (no attempt is counted).
+SKIP_DELAY = timedelta(minutes=30)
 
 
 def utcnow() -> datetime:
@@ -65,6 +67,7 @@ class Call:
     connected: bool = False
     abandoned: bool = False
     ended: bool = False
+    orphaned: bool = False     # its agent's session was lost while connected: no disposition
     dialed_at: float = 0.0
 
 
@@ -287,10 +290,28 @@ class Engine:
         self._spawn(self.calls.stop_agent_leg(s.info.id))
 
     def session_lost(self, s: AgentSession) -> None:
-        """The agent link dropped: treated as a logout request (nothing is left hanging)."""
-        if self.agents.get(s.info.id) is s and s.machine.state is not st.AgentState.LOGGED_OUT:
-            with contextlib.suppress(st.AgentStateError):
-                self.logout(s)
+        """The agent link dropped without a logout: nothing is left hanging. A record on offer
+        goes back to the list, a call on its way goes to another agent (or is abandoned with the
+        message), a connected call is ended, and a call in wrap-up settles on its result."""
+        if self.agents.get(s.info.id) is not s:
+            return
+        now = utcnow()
+        if s.preview is not None and s.call is None:
+            repo.release_contact(self.db, s.preview.contact_id, now)
+            s.preview = None
+        if s.wrap_attempt is not None:
+            repo.settle_without_disposition(self.db, s.wrap_attempt, now,
+                                            "no disposition: the agent's session was lost")
+            s.wrap_attempt = s.wrap_contact = None
+        call = s.call
+        outcome = s.machine.handle(st.SessionLost(), now)
+        for effect in outcome.effects:
+            if isinstance(effect, st.EndCall) and call is not None:
+                call.orphaned = True
+                self._spawn(self.calls.hangup_customer(call.attempt_id))
+        self._after(s, outcome, now)
+        if s.machine.state is st.AgentState.LOGGED_OUT and self.agents.get(s.info.id) is s:
+            self._logged_out(s)
 
     def _logout_delay(self, campaign_id: int) -> timedelta:
         run = self.campaigns.get(campaign_id)
@@ -356,12 +377,13 @@ class Engine:
                     return
                 self._offer(agent, offer, push=True)
 
-    def _offer(self, s: AgentSession, claim: repo.Claim, push: bool) -> None:
+    def _offer(self, s: AgentSession, claim: repo.Claim, push: bool,
+               re: str | None = None) -> None:
         s.preview = claim
         self._apply(s, st.CallReserved(f"preview-{claim.contact_id}",
                                        self._logout_delay(claim.campaign_id)))
         record = repo.get_contact(self.db, claim.contact_id)
-        s.outbox.send("push_offer" if push else "preview_record",
+        s.outbox.send("push_offer" if push else "preview_record", re=re,
                       offer=claim.contact_id, contact=self._contact_view(record, claim.number),
                       campaign=claim.campaign_id)
 
@@ -396,7 +418,8 @@ class Engine:
                                   channel_id=f"cust-{attempt_id}", agent_id=s.info.id)
 
     # preview and push preview: the agent's answers
-    def preview_request(self, s: AgentSession, campaign_id: int | None) -> None:
+    def preview_request(self, s: AgentSession, campaign_id: int | None,
+                        re: str | None = None) -> None:
         if s.preview is not None or s.call is not None:
             raise repo.RepositoryError("you already have a record; dial or skip it first")
         if s.machine.state is not st.AgentState.READY:
@@ -408,7 +431,7 @@ class Engine:
                 continue
             claim = repo.claim_next_contact(self.db, cid, utcnow(), s.info.id)
             if claim is not None:
-                self._offer(s, claim, push=False)
+                self._offer(s, claim, push=False, re=re)
                 return
         raise repo.RepositoryError("no record to preview now in your running preview campaigns")
 
@@ -427,7 +450,7 @@ class Engine:
         claim = s.preview
         if claim is None or claim.contact_id != contact_id:
             raise repo.RepositoryError(f"record {contact_id} is not the one offered to you")
-        repo.release_contact(self.db, contact_id, utcnow())
+        repo.release_contact(self.db, contact_id, utcnow(), delay=SKIP_DELAY)
         s.preview = None
         self._apply(s, st.ReservationReleased(f"preview-{contact_id}"))
 
@@ -483,7 +506,7 @@ class Engine:
                           safe_harbor_played=call.abandoned)
         result = classify(facts)
         outcome = repo.finish_attempt(self.db, end.attempt_id, result, utcnow(), facts=facts,
-                                      await_disposition=call.connected)
+                                      await_disposition=call.connected and not call.orphaned)
         self._end_call(call, outcome)
 
     def _end_call(self, call: Call, outcome: repo.AttemptOutcome) -> None:

@@ -132,7 +132,8 @@ class LinkServer:
             out.send("campaigns", re=m.id, campaigns=e.my_campaigns(s))
             return s
         elif m.type == "preview_request":
-            e.preview_request(s, b.get("campaign"))
+            e.preview_request(s, b.get("campaign"), re=m.id)
+            return s
         elif m.type in ("preview_dial", "push_accept"):
             await e.preview_dial(s, int(b["contact"] if "contact" in b else b["offer"]))
         elif m.type in ("preview_skip", "push_reject"):
