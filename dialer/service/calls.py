@@ -151,7 +151,8 @@ class CallControl:
                     await self.ari.delete(f"bridges/{bid}")
                 removed.append(bid)
         if removed:
-            log.info("reconcile: removed %d leftover channels/bridges: %s", len(removed), removed)
+            log.warning("reconcile: removed %d leftover channels/bridges: %s", len(removed),
+                        removed)
         return removed
 
     def _spawn(self, coro: Awaitable[Any]) -> None:

@@ -85,7 +85,8 @@ class LinkServer:
                     req_id = m.id
                     session = await self._request(m, session, outbox, peer)
                 except LinkError as exc:
-                    outbox.send("error", re=req_id, code=exc.code, message=exc.message)
+                    outbox.send("error", re=req_id or exc.re, code=exc.code,
+                                message=exc.message)
                 except (repo.RepositoryError, AgentStateError) as exc:
                     outbox.send("error", re=req_id, code="refused", message=str(exc))
                 except Exception as exc:   # never let one request end the session

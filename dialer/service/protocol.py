@@ -22,10 +22,11 @@ MAX_MESSAGE_BYTES = 64 * 1024
 class LinkError(Exception):
     """A request the dialer refuses; `code` is stable, the message is for people."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, re: str | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.re = re   # the request id, when the message got that far
 
 
 @dataclass(frozen=True)
@@ -98,28 +99,33 @@ def parse_client_message(text: str | bytes) -> Message:
         raise LinkError("bad_json", f"not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise LinkError("bad_envelope", "a message must be a JSON object")
-    version = data.get("v")
-    if version != PROTOCOL_VERSION:
-        raise LinkError("bad_version", f"protocol version {version!r} is not supported; "
-                                       f"this dialer speaks v{PROTOCOL_VERSION}")
-    kind = data.get("type")
-    if not isinstance(kind, str) or kind not in CLIENT_MESSAGES:
-        raise LinkError("unknown_type", f"unknown message type {kind!r}")
     req_id = data.get("id")
     if req_id is not None and not isinstance(req_id, str | int):
         raise LinkError("bad_envelope", "'id' must be a string or an integer")
-    body = {k: v for k, v in data.items() if k not in ("v", "type", "id")}
-    unknown = sorted(set(body) - set(CLIENT_MESSAGES[kind]))
-    if unknown:
-        raise LinkError("unknown_field", f"{kind}: unknown field(s) {', '.join(unknown)}")
-    _check_fields(kind, body, CLIENT_MESSAGES[kind])
-    if kind == "disposition" and "callback" in body:
-        extra = sorted(set(body["callback"]) - set(CALLBACK_FIELDS))
-        if extra:
-            raise LinkError("unknown_field", f"disposition.callback: unknown field(s) "
-                                             f"{', '.join(extra)}")
-        _check_fields("disposition.callback", body["callback"], CALLBACK_FIELDS)
-    return Message(kind, None if req_id is None else str(req_id), body)
+    rid = None if req_id is None else str(req_id)
+    try:
+        version = data.get("v")
+        if version != PROTOCOL_VERSION:
+            raise LinkError("bad_version", f"protocol version {version!r} is not supported; "
+                                           f"this dialer speaks v{PROTOCOL_VERSION}")
+        kind = data.get("type")
+        if not isinstance(kind, str) or kind not in CLIENT_MESSAGES:
+            raise LinkError("unknown_type", f"unknown message type {kind!r}")
+        body = {k: v for k, v in data.items() if k not in ("v", "type", "id")}
+        unknown = sorted(set(body) - set(CLIENT_MESSAGES[kind]))
+        if unknown:
+            raise LinkError("unknown_field", f"{kind}: unknown field(s) {', '.join(unknown)}")
+        _check_fields(kind, body, CLIENT_MESSAGES[kind])
+        if kind == "disposition" and "callback" in body:
+            extra = sorted(set(body["callback"]) - set(CALLBACK_FIELDS))
+            if extra:
+                raise LinkError("unknown_field", f"disposition.callback: unknown field(s) "
+                                                 f"{', '.join(extra)}")
+            _check_fields("disposition.callback", body["callback"], CALLBACK_FIELDS)
+    except LinkError as exc:
+        exc.re = rid
+        raise
+    return Message(kind, rid, body)
 
 
 def encode(kind: str, re: str | None = None, **fields: Any) -> str:
