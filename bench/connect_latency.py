@@ -95,6 +95,7 @@ async def run(rounds: int) -> None:
                     break
             for bot in bots:
                 bot.cancel()
+            await asyncio.gather(*bots, return_exceptions=True)
             ari = [1000 * x for x in env.engine.connect_latencies]
             abandoned = s.abandoned
     finally:

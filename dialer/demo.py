@@ -111,6 +111,7 @@ async def run_demo(settings: Settings, campaign_file: Path, list_file: Path,
             set_campaign_status(db, cid, CampaignStatus.FINISHED)
             for bot in bots:
                 bot.cancel()
+            await asyncio.gather(*bots, return_exceptions=True)
             await link.stop()
             await engine.stop()
             lat = sorted(engine.connect_latencies)

@@ -3,7 +3,8 @@
 One Stasis application and one events WebSocket. Every channel and bridge the dialer makes has an
 id that says what it is, so a restarted dialer recognises its own leftovers:
 
-    agent-<agent id>-<n>     an agent's nailed-up leg (Asterisk calls the agent's SIP endpoint)
+    agent-<agent id>-<run><n> an agent's nailed-up leg (Asterisk calls the agent's SIP endpoint);
+                             <run> is new for each dialer process, so ids never repeat
     bridge-agent-<agent id>  the agent's own mixing bridge, where the leg waits between calls
     cust-<attempt id>        a customer call of attempt <attempt id>
 
@@ -24,6 +25,7 @@ import contextlib
 import itertools
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -99,6 +101,7 @@ class CallControl:
         self.customers: dict[str, _Customer] = {}
         self.agents: dict[int, _AgentLeg] = {}
         self._leg_seq = itertools.count(1)
+        self._run = uuid.uuid4().hex[:6]
         self.connected = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -182,7 +185,7 @@ class CallControl:
         if old is not None and old.up:
             return old.channel_id
         bridge_id = f"{BRIDGE_PREFIX}{agent_id}"
-        channel_id = f"{AGENT_PREFIX}{agent_id}-{next(self._leg_seq)}"
+        channel_id = f"{AGENT_PREFIX}{agent_id}-{self._run}{next(self._leg_seq)}"
         leg = _AgentLeg(agent_id, channel_id, bridge_id)
         self.agents[agent_id] = leg
         await self.ari.post(f"bridges/{bridge_id}", type="mixing", name=f"agent {agent_id}")

@@ -92,6 +92,7 @@ async def test_sigkill_mid_campaign_then_restart(pbx: Backend, settings: Setting
         first.wait(10)
         for bot in bots:
             bot.cancel()
+        await asyncio.gather(*bots, return_exceptions=True)
         with db.session() as s:
             attempts_before = {a.id: a.result for a in s.scalars(select(CallAttempt))}
             dispositions_before = set(s.scalars(select(Disposition.id)))
@@ -111,6 +112,7 @@ async def test_sigkill_mid_campaign_then_restart(pbx: Backend, settings: Setting
                                         for st, n in s.contacts_by_state.items() if n), 120)
         for bot in bots:
             bot.cancel()
+        await asyncio.gather(*bots, return_exceptions=True)
         async with AriClient.from_settings(settings.pbx, app="crash-test") as ari:
             now_channels = {c["id"] for c in await ari.get("channels")}
         assert not (leftovers & now_channels), "ghost channels survived the restart"

@@ -60,6 +60,7 @@ async def test_progressive_campaign_accounts_for_every_contact(
                 break
         for bot in bots:
             bot.cancel()
+        await asyncio.gather(*bots, return_exceptions=True)
     assert summary is not None
     by_result = {r.value: n for r, n in summary.attempts_by_result.items()}
     assert summary.attempts == 30, by_result
