@@ -1,0 +1,72 @@
+"""The agent desktop: login dialog, then the main window, over one `AgentLink`.
+
+The SIP phone (softphone.sip) registers with the SIP account given at login and auto-answers the
+dialer's voice-channel call; the window's mute, hold and keypad drive it.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from PyQt5.QtWidgets import QApplication
+
+from softphone.link import AgentLink
+from softphone.ui.login_dialog import LoginDialog, LoginRequest
+from softphone.ui.main_window import MainWindow
+
+
+class AgentApp:
+    """Owns the link, the login dialog and the main window; `phone` is optional (tests)."""
+
+    def __init__(self, phone_factory: Any = None, dialer_url: str | None = None) -> None:
+        self.link = AgentLink()
+        self.login = LoginDialog(**({"dialer_url": dialer_url} if dialer_url else {}))
+        self.window: MainWindow | None = None
+        self.phone_factory = phone_factory
+        self.phone: Any = None
+        self._request: LoginRequest | None = None
+        self.login.submitted.connect(self.on_submitted)
+        self.link.opened.connect(self.on_opened)
+        self.link.closed.connect(self.on_closed)
+        self.link.message.connect(self.on_message)
+
+    def on_submitted(self, req: LoginRequest) -> None:
+        self._request = req
+        if self.phone_factory is not None and self.phone is None:
+            try:
+                self.phone = self.phone_factory(req)
+            except Exception as exc:   # say it plainly in the dialog
+                self.login.show_error(f"Your SIP phone could not register: {exc}")
+                return
+        if self.link.is_open():
+            self.link.login(req.agent, req.password)
+        else:
+            self.link.open(req.dialer_url)
+
+    def on_opened(self) -> None:
+        if self._request is not None:
+            self.link.login(self._request.agent, self._request.password)
+
+    def on_closed(self, reason: str) -> None:
+        if self.window is None:
+            url = self._request.dialer_url if self._request else "the dialer"
+            self.login.show_error(f"Cannot reach the dialer at {url}: {reason}")
+
+    def on_message(self, msg: dict[str, Any]) -> None:
+        if msg.get("type") == "error" and self.window is None and msg.get("re"):
+            text = {"bad_credentials": "Wrong agent name or password."}.get(
+                msg.get("code", ""), msg.get("message", "Login failed."))
+            self.login.show_error(text)
+        elif msg.get("type") == "login_ok":
+            self.login.hide()
+            if self.window is None:
+                self.window = MainWindow(self.link)
+            self.window.show()
+
+
+def main(argv: list[str] | None = None) -> int:
+    app = QApplication(sys.argv[:1] + list(argv or []))
+    agent_app = AgentApp()
+    agent_app.login.show()
+    return app.exec_()

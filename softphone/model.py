@@ -1,0 +1,168 @@
+"""What the agent window shows, as plain data fed by the dialer's messages. Pure: no Qt, no I/O.
+
+`AgentModel.apply(message, now)` takes each agent-link message (docs/agent-protocol.md) with the
+current time and updates the agent's status, My Campaigns, My Messages, the record on offer, the
+call and the negotiated-logout countdown. The widgets only render it; the countdown text comes
+from `remaining_text(now)`, so a test can step the clock by hand.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+
+class Status(enum.Enum):
+    LOGGED_OUT = "logged_out"
+    NOT_READY = "not_ready"
+    READY = "ready"
+    RESERVED = "reserved"
+    ON_CALL = "on_call"
+    WRAP_UP = "wrap_up"
+    LOGOUT_PENDING = "logout_pending"
+
+    @property
+    def label(self) -> str:
+        return {
+            Status.LOGGED_OUT: "Logged out", Status.NOT_READY: "Not Ready",
+            Status.READY: "Ready", Status.RESERVED: "Ready (call coming)",
+            Status.ON_CALL: "On call", Status.WRAP_UP: "Wrap-up",
+            Status.LOGOUT_PENDING: "Logout pending",
+        }[self]
+
+
+@dataclass
+class SystemMessage:
+    at: datetime
+    kind: str   # campaign_started, campaign_stopped, logout_pending, logout_authorized, error
+    text: str
+    deadline: datetime | None = None   # a countdown runs until then (logout pending)
+
+
+def format_remaining(seconds: float) -> str:
+    """'1 min 05 s', '42 s', '0 s': minutes and seconds, as the countdown shows them."""
+    s = max(0, int(seconds + 0.999))
+    minutes, secs = divmod(s, 60)
+    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+
+
+@dataclass
+class AgentModel:
+    agent: str = ""
+    status: Status = Status.LOGGED_OUT
+    reason: str = ""
+    voice: str = "disconnected"
+    campaigns: dict[int, dict[str, Any]] = field(default_factory=dict)
+    messages: list[SystemMessage] = field(default_factory=list)
+    offer: dict[str, Any] | None = None        # preview_record / push_offer
+    offer_is_push: bool = False
+    call: dict[str, Any] | None = None         # call_connected, until the disposition
+    call_started: datetime | None = None
+    disposition_due: int | None = None         # attempt id
+    logout_deadline: datetime | None = None
+    logout_authorized: bool = False
+
+    # ---------------------------------------------------------------- feeding
+    def apply(self, msg: dict[str, Any], now: datetime) -> None:
+        kind = msg.get("type")
+        if kind == "login_ok":
+            self.agent = msg.get("agent", "")
+            self.status = Status(msg.get("state", "not_ready"))
+            self.logout_authorized = False
+            self.campaigns = {c["id"]: c for c in msg.get("campaigns", [])}
+        elif kind == "state":
+            self.status = Status(msg["state"])
+            self.reason = msg.get("reason", "")
+        elif kind == "campaigns":
+            self.campaigns = {c["id"]: c for c in msg.get("campaigns", [])}
+        elif kind == "campaign_started":
+            c = msg["campaign"]
+            self.campaigns[c["id"]] = c
+            self._say(now, "campaign_started",
+                      f"Campaign {c['name']} has started; you are assigned to it.")
+        elif kind == "campaign_stopped":
+            c = msg["campaign"]
+            self.campaigns.pop(c["id"], None)
+            self._say(now, "campaign_stopped", f"Campaign {c['name']} has stopped.")
+        elif kind == "channel":
+            self.voice = msg.get("state", "disconnected")
+        elif kind in ("preview_record", "push_offer"):
+            self.offer = msg
+            self.offer_is_push = kind == "push_offer"
+        elif kind == "call_connected":
+            self.offer = None
+            self.call = msg
+            self.call_started = now
+        elif kind == "call_ended":
+            if msg.get("disposition_required"):
+                self.disposition_due = msg["attempt"]
+            else:
+                self.call = None
+                self.call_started = None
+        elif kind == "disposition_saved":
+            self.disposition_due = None
+            self.call = None
+            self.call_started = None
+        elif kind == "logout_pending":
+            self.logout_deadline = now + timedelta(seconds=float(msg["remaining_s"]))
+            self._say(now, "logout_pending", "Awaiting logoff authorization",
+                      deadline=self.logout_deadline)
+        elif kind == "logout_authorized":
+            self.logout_deadline = None
+            self.logout_authorized = True
+            self.status = Status.LOGGED_OUT
+            self.voice = "disconnected"
+            self._say(now, "logout_authorized", "Logoff authorized. You are logged out.")
+        elif kind == "error":
+            self._say(now, "error", msg.get("message", "error"))
+
+    def offer_done(self) -> None:
+        """The agent dialed, skipped, accepted or rejected the record on offer."""
+        self.offer = None
+
+    def _say(self, now: datetime, kind: str, text: str,
+             deadline: datetime | None = None) -> None:
+        self.messages.append(SystemMessage(now, kind, text, deadline))
+
+    # ---------------------------------------------------------------- reading
+    def remaining(self, now: datetime) -> float | None:
+        if self.logout_deadline is None:
+            return None
+        return max(0.0, (self.logout_deadline - now).total_seconds())
+
+    def remaining_text(self, now: datetime) -> str | None:
+        left = self.remaining(now)
+        return None if left is None else format_remaining(left)
+
+    def tooltip(self, now: datetime) -> str:
+        """The status icon's tooltip: the status, the logout countdown, its confirmation."""
+        text = f"Status: {self.status.label}"
+        if self.status is Status.NOT_READY and self.reason:
+            text += f" ({self.reason})"
+        left = self.remaining_text(now)
+        if left is not None:
+            text += f"\nLogout pending: {left} until logoff authorization"
+        elif self.logout_authorized:
+            text += "\nLogoff authorized"
+        return text
+
+    def message_text(self, m: SystemMessage, now: datetime) -> str:
+        """A My Messages line; a running countdown shows the time left."""
+        stamp = m.at.strftime("%H:%M:%S")
+        if m.deadline is not None and self.logout_deadline == m.deadline:
+            return f"{stamp}  {m.text}: {format_remaining((m.deadline - now).total_seconds())}"
+        return f"{stamp}  {m.text}"
+
+    def started_campaigns(self) -> list[dict[str, Any]]:
+        return [c for c in self.campaigns.values() if c.get("status") in ("Started", "Paused")]
+
+    def call_seconds(self, now: datetime) -> int:
+        return 0 if self.call_started is None else int((now - self.call_started).total_seconds())
+
+    def disposition_codes(self) -> list[dict[str, Any]]:
+        if self.call is None:
+            return []
+        c = self.campaigns.get(self.call.get("campaign", -1))
+        return list(c.get("dispositions", [])) if c else []

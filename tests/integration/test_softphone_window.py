@@ -1,0 +1,103 @@
+"""The agent window against the real dialer (agent link) and PBX: login errors, My Campaigns,
+a progressive call shown in the call panel, the disposition panel, and the negotiated logout with
+its countdown in the message, My Messages and the status tooltip, then the confirmation.
+The voice channel is a real SIP phone (baresip) here; the window runs offscreen."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PyQt5.QtWidgets import QApplication  # noqa: E402
+
+from dialer.carrier_plan import Behaviour, number_for  # noqa: E402
+from dialer.core.campaign import CampaignStatus  # noqa: E402
+from dialer.db import repository as repo  # noqa: E402
+from dialer.db.campaigns import set_campaign_status  # noqa: E402
+from dialer.pbx import Backend  # noqa: E402
+from dialer.settings import Settings  # noqa: E402
+from softphone.app import AgentApp  # noqa: E402
+from tests.integration.dialer_env import dialer_env, password  # noqa: E402
+
+pytestmark = pytest.mark.pbx
+
+
+async def until(check: Callable[[], object], timeout: float = 10.0, what: str = "") -> None:
+    """Run Qt's and asyncio's loops together until `check()` is true."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not check():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what or check}")
+        QApplication.processEvents()
+        await asyncio.sleep(0.02)
+
+
+def _shot(widget: object, name: str) -> None:
+    """Save a picture of the window when OPENDIALER_SCREENSHOTS names a folder (to look at)."""
+    folder = os.environ.get("OPENDIALER_SCREENSHOTS")
+    if folder:
+        widget.grab().save(str(Path(folder) / f"{name}.png"))  # type: ignore[attr-defined]
+
+
+def _login(app: AgentApp, agent: str, pw: str) -> None:
+    app.login.agent.setText(agent)
+    app.login.password.setText(pw)
+    app.login.on_accept()
+
+
+async def test_agent_window_call_disposition_and_negotiated_logout(
+        qapp: QApplication, pbx: Backend, settings: Settings, tmp_path: Path) -> None:
+    numbers = [number_for(Behaviour.ANSWER, 3, 2, tag=8, area_code="602")]
+    async with dialer_env(settings, tmp_path, [1014], numbers, logout_delay="30s") as env:
+        app = AgentApp(dialer_url=env.url)
+        app.login.show()
+        _login(app, "agent1014", "wrong password")
+        await until(lambda: app.login.error.isVisible(), 15, "the login error")
+        assert app.login.error.text() == "Wrong agent name or password."
+        _login(app, "agent1014", password(1014))
+        await until(lambda: app.window is not None and app.window.isVisible(), 10, "window")
+        w = app.window
+        assert w is not None
+        await until(lambda: w.channels.state.text() == "connected", 15, "voice channel")
+        set_campaign_status(env.db, env.campaign_id, CampaignStatus.STARTED)
+        await until(lambda: w.campaigns.rows() == [("it", "progressive", "Started")], 5,
+                    "My Campaigns")
+        assert any("Campaign it has started" in line for line in w.messages.lines())
+
+        w.ready_action.trigger()
+        await until(lambda: app.link.model.status.value == "reserved", 10, "reserved")
+        w.logout_action.trigger()                   # negotiated logout from the menu
+        await until(lambda: w.countdown.isVisible(), 5, "the countdown message")
+        assert "Time remaining:" in w.countdown.text.text()
+        assert " s" in w.countdown.text.text()
+        assert "Logout pending:" in w.status_icon.toolTip()
+        _shot(w, "logout-pending")
+        _shot(w.countdown, "countdown")
+        w.countdown.hide()                          # dismissed: still in the tooltip/messages
+        assert any("Awaiting logoff authorization:" in line for line in w.messages.lines())
+
+        await until(lambda: w.call.number.text() == numbers[0], 15, "the call panel")
+        assert w.call.record.item(0, 1).text() == "Customer 0"
+        _shot(w, "on-call")
+        await until(lambda: w.disposition.isEnabled(), 15, "the disposition panel")
+        assert w.disposition.codes.count() == 2
+        assert not any("Logoff authorized" in line for line in w.messages.lines())
+        w.disposition.codes.setCurrentIndex(0)
+        w.disposition.note.setText("spoke to the customer")
+        w.disposition.save.click()
+        await until(lambda: "Logoff authorized" in w.status_icon.toolTip(), 10,
+                    "the confirmation")
+        assert any("Logoff authorized" in line for line in w.messages.lines())
+        _shot(w, "logged-off")
+        assert w.channels.state.text() == "disconnected"
+        s = repo.campaign_summary(env.db, env.campaign_id)
+        assert s.dispositions == {"SALE": 1} and s.connected == 1
+        app.link.close()
+        w.close()
