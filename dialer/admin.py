@@ -95,7 +95,29 @@ def cmd_campaign(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_random_list(args: argparse.Namespace) -> int:
+    from dialer.carrier_plan import RandomMix, random_customers
+
+    rates = (args.answer_rate, args.machine_rate, args.busy_rate)
+    if any(not 0 <= r <= 1 for r in rates) or sum(rates) > 1:
+        raise AdminError("--answer-rate, --machine-rate and --busy-rate must be shares 0-1 "
+                         "that add up to at most 1")
+    mix = RandomMix(args.answer_rate, args.machine_rate, args.busy_rate,
+                    ring_mean_s=args.ring_mean, talk_mean_s=args.talk_mean)
+    customers = random_customers(args.count, args.seed, mix)
+    with args.output.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["name", "phone", "carrier_behaviour", "ring_s", "talk_s"])
+        for i, c in enumerate(customers, 1):
+            writer.writerow([f"Customer {i}", c.number, c.behaviour.name.lower(), c.ring_s,
+                             c.talk_s])
+    print(f"{args.output}: {len(customers)} simulated customers (seed {args.seed})")
+    return 0
+
+
 def cmd_list(settings: Settings, args: argparse.Namespace) -> int:
+    if args.action == "random":
+        return cmd_random_list(args)
     db = open_db(settings)
     cid = _campaign(db, args.campaign)
     parsed = read_list(args.file, args.region)
@@ -202,6 +224,16 @@ def add_parsers(sub: Any) -> None:
     imp.add_argument("campaign")
     imp.add_argument("file", type=Path)
     imp.add_argument("--region", default="US", help="region of national numbers (default US)")
+    rnd = ls.add_parser("random", help="write a seeded random list of simulated customers "
+                        "(config/carrier/numbering.md) for demos and soak runs")
+    rnd.add_argument("count", type=int)
+    rnd.add_argument("-o", "--output", required=True, type=Path)
+    rnd.add_argument("--seed", type=int, default=1)
+    rnd.add_argument("--answer-rate", type=float, default=0.25)
+    rnd.add_argument("--machine-rate", type=float, default=0.15)
+    rnd.add_argument("--busy-rate", type=float, default=0.10)
+    rnd.add_argument("--ring-mean", type=float, default=8.7, help="seconds (lognormal)")
+    rnd.add_argument("--talk-mean", type=float, default=30.0, help="seconds (lognormal, CV 1)")
     summ = sub.add_parser("summary", help="a campaign's attempts, results and dispositions")
     summ.add_argument("campaign")
     exp = sub.add_parser("export", help="a campaign's attempts and dispositions as CSV")
