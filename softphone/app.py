@@ -62,11 +62,41 @@ class AgentApp:
             self.login.hide()
             if self.window is None:
                 self.window = MainWindow(self.link)
+                self._wire_phone(self.window)
             self.window.show()
+
+    def _wire_phone(self, window: MainWindow) -> None:
+        phone = self.phone
+        if phone is None:
+            return
+        window.call.mute_toggled.connect(phone.set_mute)
+        window.call.hold_toggled.connect(phone.set_hold)
+        window.call.digit.connect(phone.send_digit)
+        phone.registration.connect(
+            lambda state, reason: window.statusBar().showMessage(
+                f"SIP phone: {state}" + (f" ({reason})" if reason else ""), 8000))
+
+
+def open_phone(req: LoginRequest) -> Any:
+    from softphone.phone import Phone
+
+    return Phone.open(req.sip_user, req.sip_password or req.password, req.sip_server)
 
 
 def main(argv: list[str] | None = None) -> int:
-    app = QApplication(sys.argv[:1] + list(argv or []))
-    agent_app = AgentApp()
+    """`softphone [--dialer ws://...] [--no-phone]`: the agent window."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="softphone", description="the agent desktop")
+    parser.add_argument("--dialer", help="the dialer's agent link, e.g. ws://127.0.0.1:8765/agent")
+    parser.add_argument("--no-phone", action="store_true",
+                        help="no SIP phone in this window (use a desk phone or another softphone)")
+    args = parser.parse_args(argv)
+    app = QApplication(sys.argv[:1])
+    agent_app = AgentApp(phone_factory=None if args.no_phone else open_phone,
+                         dialer_url=args.dialer)
     agent_app.login.show()
-    return app.exec_()
+    code = app.exec_()
+    if agent_app.phone is not None:
+        agent_app.phone.close()
+    return int(code)

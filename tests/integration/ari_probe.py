@@ -85,11 +85,14 @@ class AriProbe:
             raise AssertionError(f"no {kind} for {channel} in {timeout} s; saw {seen}") from None
 
     async def call_agent(self, endpoint: str, timeout: int = 10) -> str:
-        """Originate to `endpoint` (e.g. PJSIP/agent1015) into our app; the answered channel id."""
-        channel = f"agent-leg-{uuid.uuid4().hex[:10]}"
+        """Originate to `endpoint` (e.g. PJSIP/agent1015) into our app; the answered channel id.
+
+        The caller number is the channel id, so the agent's side can tell this call from any
+        other that reaches the same seat (the SIP From user)."""
+        channel = f"agentleg{uuid.uuid4().hex[:10]}"
         since = len(self.events)
         await self.ari.post("channels", endpoint=endpoint, app=self.app, channelId=channel,
-                            timeout=timeout, callerId="opendialer <dialer>")
+                            timeout=timeout, callerId=f"opendialer <{channel}>")
         self.channels.append(channel)
         await self.wait_event("StasisStart", channel, timeout=timeout + 5, since=since)
         return channel

@@ -136,6 +136,11 @@ async def wait_contact_avail(pbx: Backend, aor: str, tries: int = 100) -> str:
     raise AssertionError(f"{aor} never showed Avail: {contacts(pbx, aor)!r}")
 
 
+def confirmed(channel: str) -> Callable[[CallStateChanged], bool]:
+    """The agent's side of the ARI call `channel` is up (the caller number names the channel)."""
+    return lambda e: e.state is CallState.CONFIRMED and channel in e.remote
+
+
 def middle(samples: Any, rate: int, skip_s: float = 0.3) -> Any:
     """The recording without its first and last `skip_s` (settling after a change)."""
     n = int(rate * skip_s)
@@ -187,9 +192,9 @@ async def test_auto_answers_the_dialers_call_with_audio_both_ways(
     a = agents(1015)
     await asyncio.to_thread(a.register)
     channel = await ari.call_agent("PJSIP/agent1015")
-    up = await a.await_(CallStateChanged, 10, lambda e: e.state is CallState.CONFIRMED)
+    up = await a.await_(CallStateChanged, 10, confirmed(channel))
     assert up.direction is Direction.INBOUND
-    media = [e for e in a.events.seen if isinstance(e, CallMediaChanged)]
+    media = [e for e in a.events.seen if isinstance(e, CallMediaChanged) and e.call == up.call]
     assert media and media[-1].state is MediaState.ACTIVE and media[-1].codec == "PCMU/8000"
 
     # what the agent says reaches Asterisk
@@ -205,8 +210,8 @@ async def test_auto_answers_the_dialers_call_with_audio_both_ways(
     assert dominant_frequency(a.heard(), FMT.rate) == pytest.approx(1209, abs=3)
 
     await ari.hangup(channel)
-    end = await a.await_(CallStateChanged, 10, lambda e: e.state is CallState.DISCONNECTED)
-    assert end.call == up.call
+    await a.await_(CallStateChanged, 10,
+                   lambda e: e.call == up.call and e.state is CallState.DISCONNECTED)
     assert a.ua.calls() == {}
 
 
@@ -215,7 +220,7 @@ async def test_dtmf_reaches_asterisk_as_rfc4733(
     a = agents(1015)
     await asyncio.to_thread(a.register)
     channel = await ari.call_agent("PJSIP/agent1015")
-    up = await a.await_(CallStateChanged, 10, lambda e: e.state is CallState.CONFIRMED)
+    up = await a.await_(CallStateChanged, 10, confirmed(channel))
     since = len(ari.events)
     a.ua.send_dtmf(up.call, "159#")
     digits = ""
@@ -231,7 +236,7 @@ async def test_mute_and_hold_change_what_asterisk_receives(
     a = agents(1015)
     await asyncio.to_thread(a.register)
     channel = await ari.call_agent("PJSIP/agent1015")
-    up = await a.await_(CallStateChanged, 10, lambda e: e.state is CallState.CONFIRMED)
+    up = await a.await_(CallStateChanged, 10, confirmed(channel))
 
     def voice_dbfs(rate: int, samples: Any) -> float:
         s = middle(samples, rate)
@@ -248,14 +253,15 @@ async def test_mute_and_hold_change_what_asterisk_receives(
     since = len(ari.events)
     a.ua.hold(up.call)
     await ari.wait_event("ChannelHold", channel, since=since)
-    held = await a.await_(CallMediaChanged, 10, lambda e: e.state is MediaState.LOCAL_HOLD)
-    assert held.call == up.call
+    await a.await_(CallMediaChanged, 10,
+                   lambda e: e.call == up.call and e.state is MediaState.LOCAL_HOLD)
     rate, on_hold = await ari.record_heard(channel, 1.5)
     assert rms_dbfs(middle(on_hold, rate)) < -60
 
     a.ua.unhold(up.call)
     await ari.wait_event("ChannelUnhold", channel, since=since)
-    await a.await_(CallMediaChanged, 10, lambda e: e.state is MediaState.ACTIVE)
+    await a.await_(CallMediaChanged, 10,
+                   lambda e: e.call == up.call and e.state is MediaState.ACTIVE)
     assert voice_dbfs(*await ari.record_heard(channel, 1.5)) > -20
 
 
@@ -416,9 +422,10 @@ async def test_reregisters_by_itself_after_asterisk_restarts(
     # the restarted Asterisk reaches the agent: its call is auto-answered
     async with AriProbe(isolated) as ari:
         channel = await ari.call_agent("PJSIP/agent1020")
-        await a.await_(CallStateChanged, 10, lambda e: e.state is CallState.CONFIRMED)
+        up = await a.await_(CallStateChanged, 10, confirmed(channel))
         await ari.hangup(channel)
-        await a.await_(CallStateChanged, 10, lambda e: e.state is CallState.DISCONNECTED)
+        await a.await_(CallStateChanged, 10,
+                       lambda e: e.call == up.call and e.state is CallState.DISCONNECTED)
 
 
 # ---------------------------------------------------------------------------- headless mode
@@ -455,8 +462,11 @@ async def test_headless_agents_in_their_own_process_auto_answer_and_record(
             if pred(lines[-1]):
                 return lines[-1]
 
-    def said(agent: str, event: str) -> Callable[[dict[str, Any]], bool]:
-        return lambda e: bool(e["agent"] == agent and e["event"] == event)
+    def said(agent: str, event: str, call: int | None = None,
+             remote_has: str = "") -> Callable[[dict[str, Any]], bool]:
+        return lambda e: bool(e["agent"] == agent and e["event"] == event
+                              and (call is None or e.get("call") == call)
+                              and remote_has in e.get("remote", ""))
 
     try:
         registered: set[str] = set()
@@ -465,14 +475,14 @@ async def test_headless_agents_in_their_own_process_auto_answer_and_record(
             registered.add(ev["agent"])
         for agent in ("agent1016", "agent1017"):
             channel = await ari.call_agent(f"PJSIP/{agent}")
-            await line_where(said(agent, "call answered"))
+            answered = await line_where(said(agent, "call answered", remote_has=channel))
             rate, heard = await ari.record_heard(channel, 1.0)
             assert dominant_frequency(heard, rate) == pytest.approx(440, abs=3)
             playback = await ari.play(channel, "tone:1004")
             await asyncio.sleep(1.0)
             await ari.stop_playback(playback)
             await ari.hangup(channel)
-            ended = await line_where(said(agent, "call ended"))
+            ended = await line_where(said(agent, "call ended", call=answered["call"]))
             rate, recorded = read_wav(Path(ended["recording"]))
             assert dominant_frequency(recorded, rate) == pytest.approx(1004, abs=3)
         proc.send_signal(signal.SIGTERM)

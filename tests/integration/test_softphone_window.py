@@ -1,7 +1,9 @@
 """The agent window against the real dialer (agent link) and PBX: login errors, My Campaigns,
 a progressive call shown in the call panel, the disposition panel, and the negotiated logout with
 its countdown in the message, My Messages and the status tooltip, then the confirmation.
-The voice channel is a real SIP phone (baresip) here; the window runs offscreen."""
+The voice channel is the softphone's own SIP phone (pjsua2) on a virtual sound card that speaks
+a 440 Hz tone and keeps what it plays: the customer's voice must reach the agent's headset, and
+the agent's must reach the customer. The window runs offscreen."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PyQt5.QtWidgets import QApplication  # noqa: E402
 
+from dialer.audio import read_wav, tone_share  # noqa: E402
 from dialer.carrier_plan import Behaviour, number_for  # noqa: E402
 from dialer.core.campaign import CampaignStatus  # noqa: E402
 from dialer.db import repository as repo  # noqa: E402
@@ -23,6 +26,12 @@ from dialer.db.campaigns import set_campaign_status  # noqa: E402
 from dialer.pbx import Backend  # noqa: E402
 from dialer.settings import Settings  # noqa: E402
 from softphone.app import AgentApp  # noqa: E402
+from softphone.audio.bridge import AudioBridge  # noqa: E402
+from softphone.audio.pcm import AudioFormat, samples_of  # noqa: E402
+from softphone.audio.virtual import VirtualAudioDevice, tone  # noqa: E402
+from softphone.phone import Phone  # noqa: E402
+from softphone.sip.api import AUTO_ANSWER, SipAccount  # noqa: E402
+from softphone.sip.pjsua2_ua import PjsuaUserAgent  # noqa: E402
 from tests.integration.dialer_env import dialer_env, password  # noqa: E402
 
 pytestmark = pytest.mark.pbx
@@ -55,8 +64,21 @@ def _login(app: AgentApp, agent: str, pw: str) -> None:
 async def test_agent_window_call_disposition_and_negotiated_logout(
         qapp: QApplication, pbx: Backend, settings: Settings, tmp_path: Path) -> None:
     numbers = [number_for(Behaviour.ANSWER, 3, 2, tag=8, area_code="602")]
-    async with dialer_env(settings, tmp_path, [1014], numbers, logout_delay="30s") as env:
-        app = AgentApp(dialer_url=env.url)
+    fmt = AudioFormat(rate=16000)
+    headset = VirtualAudioDevice(fmt, tone(440, fmt))
+    phones: list[Phone] = []
+
+    def open_phone(req: object) -> Phone:
+        ua = PjsuaUserAgent(SipAccount("agent1014", settings.agents.sip_password(1014),
+                                       f"127.0.0.1:{settings.pbx.sip_port}"),
+                            AudioBridge(headset, fmt), AUTO_ANSWER)
+        phones.append(Phone(ua))
+        ua.register()
+        return phones[-1]
+
+    async with dialer_env(settings, tmp_path, [1014], numbers, logout_delay="30s",
+                          phones=False) as env:
+        app = AgentApp(phone_factory=open_phone, dialer_url=env.url)
         app.login.show()
         _login(app, "agent1014", "wrong password")
         await until(lambda: app.login.error.isVisible(), 15, "the login error")
@@ -84,9 +106,11 @@ async def test_agent_window_call_disposition_and_negotiated_logout(
         assert any("Awaiting logoff authorization:" in line for line in w.messages.lines())
 
         await until(lambda: w.call.number.text() == numbers[0], 15, "the call panel")
+        headset.clear_capture()
         assert w.call.record.item(0, 1).text() == "Customer 0"
         _shot(w, "on-call")
         await until(lambda: w.disposition.isEnabled(), 15, "the disposition panel")
+        heard = samples_of(headset.captured())
         assert w.disposition.codes.count() == 2
         assert not any("Logoff authorized" in line for line in w.messages.lines())
         w.disposition.codes.setCurrentIndex(0)
@@ -101,3 +125,13 @@ async def test_agent_window_call_disposition_and_negotiated_logout(
         assert s.dispositions == {"SALE": 1} and s.connected == 1
         app.link.close()
         w.close()
+        for phone in phones:
+            phone.close()
+    # the customer's voice (hello, then 1004 Hz) reached the agent's headset ...
+    assert len(heard) > fmt.rate
+    assert tone_share(heard, fmt.rate, 1004) > 0.2
+    # ... and the agent's voice (440 Hz) reached the customer
+    calls = settings.runtime_dir / "state/carrier/spool/calls"
+    customer = sorted(calls.glob(f"{numbers[0]}-*-heard.wav"), key=lambda p: p.stat().st_mtime)
+    rate, samples = read_wav(customer[-1])
+    assert tone_share(samples, rate, 440) > 0.5

@@ -1,0 +1,52 @@
+"""What the softphone needs from a sound card, named as protocols (after aioice's habit).
+
+An `AudioDevice` lists its devices and opens one input and one output stream of 16-bit mono
+frames in a given `AudioFormat`. Streams are driven by the device's own clock: an input stream
+calls `on_frame(frame)` once per frame, an output stream calls `pull()` once per frame and plays
+what it returns. Both callbacks run on the device's thread and must not block.
+
+Implementations: `softphone.audio.sd_device.SounddeviceAudio` (PortAudio via sounddevice, the
+headset) and `softphone.audio.virtual.VirtualAudioDevice` (a known signal in, a capture out: the
+stand-in for a sound card in tests, and the scripted agent's voice in headless mode).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from softphone.audio.pcm import AudioFormat
+
+FrameSink = Callable[[bytes], None]
+FrameSource = Callable[[], bytes]
+
+
+class AudioDeviceError(Exception):
+    """A device could not be found or opened (the message names it and says why)."""
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    id: str
+    name: str
+    inputs: int
+    outputs: int
+    default_rate: float
+    is_default_input: bool = False
+    is_default_output: bool = False
+
+
+class AudioStream(Protocol):
+    def start(self) -> None: ...
+    def close(self) -> None: ...
+
+
+class AudioDevice(Protocol):
+    def list_devices(self) -> list[DeviceInfo]: ...
+
+    def open_input(self, device: str | None, fmt: AudioFormat,
+                   on_frame: FrameSink) -> AudioStream: ...
+
+    def open_output(self, device: str | None, fmt: AudioFormat,
+                    pull: FrameSource) -> AudioStream: ...

@@ -1,0 +1,128 @@
+"""`AudioDevice` on PortAudio through sounddevice: the agent's headset.
+
+Raw (buffer) streams of int16 mono, one input and one output stream (a single full-duplex stream
+stalled on PulseAudio here), `blocksize` fixed to one frame so every callback carries exactly one
+frame; if a host API still delivers other sizes, frames are re-cut. Devices are named by their
+PortAudio index as a string, or by a unique part of their name.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from softphone.audio.device import (
+    AudioDeviceError,
+    AudioStream,
+    DeviceInfo,
+    FrameSink,
+    FrameSource,
+)
+from softphone.audio.pcm import AudioFormat
+
+
+def _sd() -> Any:
+    try:
+        import sounddevice  # type: ignore[import-untyped]
+    except OSError as exc:  # libportaudio2 missing
+        raise AudioDeviceError(f"PortAudio is not available: {exc}") from None
+    return sounddevice
+
+
+class _Stream:
+    def __init__(self, stream: Any, what: str) -> None:
+        self._stream = stream
+        self._what = what
+
+    def start(self) -> None:
+        try:
+            self._stream.start()
+        except Exception as exc:  # noqa: BLE001 - PortAudioError and friends
+            raise AudioDeviceError(f"cannot start {self._what}: {exc}") from None
+
+    def close(self) -> None:
+        try:
+            self._stream.stop()
+        finally:
+            self._stream.close()
+
+
+class SounddeviceAudio:
+    """The sound cards PortAudio sees."""
+
+    def list_devices(self) -> list[DeviceInfo]:
+        sd = _sd()
+        try:
+            default_in, default_out = sd.default.device
+        except (TypeError, ValueError):
+            default_in = default_out = -1
+        found = []
+        for i, d in enumerate(sd.query_devices()):
+            found.append(DeviceInfo(str(i), str(d["name"]), int(d["max_input_channels"]),
+                                    int(d["max_output_channels"]),
+                                    float(d["default_samplerate"]),
+                                    i == default_in, i == default_out))
+        return found
+
+    def resolve(self, device: str | None, want_input: bool) -> int | None:
+        """PortAudio's index for `device` (None: the system default)."""
+        if device is None:
+            return None
+        devices = [d for d in self.list_devices() if (d.inputs if want_input else d.outputs)]
+        kind = "input" if want_input else "output"
+        if device.isdigit():
+            if any(d.id == device for d in devices):
+                return int(device)
+            raise AudioDeviceError(f"no {kind} device #{device}")
+        matches = [d for d in devices if device.lower() in d.name.lower()]
+        if len(matches) != 1:
+            names = ", ".join(d.name for d in devices) or "none"
+            what = "no" if not matches else "more than one"
+            raise AudioDeviceError(f"{what} {kind} device matches {device!r} (have: {names})")
+        return int(matches[0].id)
+
+    def open_input(self, device: str | None, fmt: AudioFormat,
+                   on_frame: FrameSink) -> AudioStream:
+        sd = _sd()
+        index = self.resolve(device, want_input=True)
+        pending = bytearray()
+
+        def callback(indata: Any, frames: int, _time: Any, _status: Any) -> None:
+            data = bytes(indata)
+            if len(data) == fmt.frame_bytes and not pending:
+                on_frame(data)
+                return
+            pending.extend(data)
+            while len(pending) >= fmt.frame_bytes:
+                on_frame(bytes(pending[:fmt.frame_bytes]))
+                del pending[:fmt.frame_bytes]
+
+        try:
+            stream = sd.RawInputStream(samplerate=fmt.rate, blocksize=fmt.frame_samples,
+                                       device=index, channels=1, dtype="int16",
+                                       latency="low", callback=callback)
+        except Exception as exc:  # noqa: BLE001
+            raise AudioDeviceError(f"cannot open input device {device or 'default'} at "
+                                   f"{fmt.rate} Hz: {exc}") from None
+        return _Stream(stream, f"input device {device or 'default'}")
+
+    def open_output(self, device: str | None, fmt: AudioFormat,
+                    pull: FrameSource) -> AudioStream:
+        sd = _sd()
+        index = self.resolve(device, want_input=False)
+        pending = bytearray()
+
+        def callback(outdata: Any, frames: int, _time: Any, _status: Any) -> None:
+            need = 2 * frames
+            while len(pending) < need:
+                pending.extend(pull())
+            outdata[:] = bytes(pending[:need])
+            del pending[:need]
+
+        try:
+            stream = sd.RawOutputStream(samplerate=fmt.rate, blocksize=fmt.frame_samples,
+                                        device=index, channels=1, dtype="int16",
+                                        latency="low", callback=callback)
+        except Exception as exc:  # noqa: BLE001
+            raise AudioDeviceError(f"cannot open output device {device or 'default'} at "
+                                   f"{fmt.rate} Hz: {exc}") from None
+        return _Stream(stream, f"output device {device or 'default'}")

@@ -1,0 +1,323 @@
+"""The softphone's audio layer without a sound card or a PBX: PCM helpers, the frame FIFO between
+clocks, the virtual device, the bridge (mute, volume, tap), the echo-check analysis, prefs."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from softphone.audio.bridge import AudioBridge
+from softphone.audio.check import EchoProbe, analyse_echo
+from softphone.audio.jitter import FrameFifo
+from softphone.audio.pcm import (
+    AudioFormat,
+    ToneGenerator,
+    apply_gain,
+    dominant_frequency,
+    frame_of,
+    read_wav,
+    resample_linear,
+    rms_dbfs,
+    samples_of,
+    tone_share,
+    write_wav,
+)
+from softphone.audio.prefs import AudioPrefs
+from softphone.audio.virtual import Silence, VirtualAudioDevice, WavSignal, tone
+
+FMT = AudioFormat()
+
+
+def tone_frames(freq: float, n: int, level: float = -12.0) -> list[bytes]:
+    gen = ToneGenerator(freq, FMT, level)
+    return [gen.next_frame() for _ in range(n)]
+
+
+# ---------------------------------------------------------------- PCM
+def test_format_sizes() -> None:
+    assert (FMT.rate, FMT.frame_samples, FMT.frame_bytes) == (16000, 320, 640)
+    assert AudioFormat(8000, 20).frame_samples == 160
+    assert FMT.silence() == bytes(640)
+
+
+def test_tone_has_its_level_and_frequency_and_no_phase_jumps() -> None:
+    pcm = b"".join(tone_frames(697, 50, level=-12.0))
+    s = samples_of(pcm)
+    assert rms_dbfs(s) == pytest.approx(-12 - 3.01, abs=0.1)  # a sine's RMS is peak - 3 dB
+    assert tone_share(s, FMT.rate, 697) > 0.98
+    assert tone_share(s, FMT.rate, 1004) < 0.01
+    assert dominant_frequency(s, FMT.rate) == pytest.approx(697, abs=1)
+    # continuous across frame boundaries: no sample-to-sample step larger than the sine's slope
+    peak = 32768 * 10 ** (-12 / 20)
+    max_step = peak * 2 * math.pi * 697 / FMT.rate
+    assert max(abs(a - b) for a, b in zip(s, s[1:], strict=False)) <= max_step + 2
+
+
+@pytest.mark.parametrize("freq", [300.0, 1004.0, 1209.0, 3000.0])
+def test_dominant_frequency_finds_the_tone_in_the_loudest_stretch(freq: float) -> None:
+    quiet = [FMT.silence()] * 30
+    s = samples_of(b"".join(quiet + tone_frames(freq, 20) + quiet))
+    assert dominant_frequency(s, FMT.rate) == pytest.approx(freq, abs=1)
+
+
+def test_dominant_frequency_of_silence_is_none() -> None:
+    assert dominant_frequency(samples_of(FMT.silence() * 20), FMT.rate) is None
+    assert dominant_frequency(samples_of(b""), FMT.rate) is None
+
+
+def test_gain_scales_clips_and_mutes() -> None:
+    frame = frame_of([1000, -1000, 30000, -30000])
+    assert samples_of(apply_gain(frame, 0.5)).tolist() == [500, -500, 15000, -15000]
+    assert samples_of(apply_gain(frame, 2.0)).tolist() == [2000, -2000, 32767, -32768]
+    assert apply_gain(frame, 0.0) == bytes(8)
+    assert apply_gain(frame, 1.0) is frame
+
+
+def test_wav_round_trip_and_resampling(tmp_path: Path) -> None:
+    pcm = b"".join(tone_frames(440, 10))
+    path = tmp_path / "t.wav"
+    write_wav(path, FMT.rate, pcm)
+    rate, s = read_wav(path)
+    assert rate == FMT.rate and s.tobytes() == samples_of(pcm).tobytes()
+    down = resample_linear(s, 16000, 8000)
+    assert len(down) == len(s) // 2
+    assert dominant_frequency(down, 8000) == pytest.approx(440, abs=1)
+
+
+# ---------------------------------------------------------------- FIFO between clocks
+def fr(n: int) -> bytes:
+    return bytes([n]) * 640
+
+
+def test_fifo_primes_to_target_then_passes_frames_in_order() -> None:
+    f = FrameFifo(640, target=2, max_depth=4)
+    assert f.pop() == bytes(640)  # priming: silence
+    f.push(fr(1))
+    assert f.pop() == bytes(640)  # still priming (1 < 2)
+    f.push(fr(2))
+    assert [f.pop(), f.pop()] == [fr(1), fr(2)]
+    assert f.stats.popped == 2 and f.stats.underruns == 0
+
+
+def test_fifo_underrun_conceals_once_then_silence_and_primes_again() -> None:
+    f = FrameFifo(640, target=1, max_depth=4)
+    loud = frame_of([10000] * 320)
+    f.push(loud)
+    assert f.pop() == loud
+    concealed = f.pop()  # underrun: the last frame at half level
+    assert samples_of(concealed).tolist() == [5000] * 320
+    assert f.pop() == bytes(640)  # then silence
+    assert f.stats.underruns == 1
+    f.push(fr(7))
+    assert f.pop() == fr(7)
+
+
+def test_fifo_overrun_drops_oldest_down_to_target() -> None:
+    f = FrameFifo(640, target=2, max_depth=4)
+    for i in range(1, 6):  # the fifth push exceeds max_depth
+        f.push(fr(i))
+    assert f.depth == 2 and f.stats.dropped == 3
+    assert [f.pop(), f.pop()] == [fr(4), fr(5)]
+
+
+def test_fifo_rejects_bad_frames_and_bad_sizes() -> None:
+    with pytest.raises(ValueError, match="expected 640"):
+        FrameFifo(640).push(bytes(10))
+    with pytest.raises(ValueError, match="target"):
+        FrameFifo(640, target=5, max_depth=4)
+
+
+def test_fifo_absorbs_a_writer_clock_that_runs_slightly_fast() -> None:
+    f = FrameFifo(640, target=2, max_depth=6)
+    out = 0
+    for tick in range(1000):  # writer 1 % fast: 1010 frames pushed while 1000 are read
+        f.push(fr(tick % 250))
+        if tick % 100 == 0:
+            f.push(fr(0))
+        f.pop()
+        out += 1
+    assert f.depth <= 6 and f.stats.dropped > 0 and f.stats.underruns == 0
+
+
+# ---------------------------------------------------------------- virtual device and bridge
+def test_virtual_device_feeds_its_signal_and_captures_what_is_played() -> None:
+    dev = VirtualAudioDevice(FMT, tone(1004, FMT), realtime=False)
+    heard: list[bytes] = []
+    mic = dev.open_input(None, FMT, heard.append)
+    spk = dev.open_output("virtual", FMT, lambda: fr(9))
+    mic.start()
+    spk.start()
+    dev.tick(5)
+    assert len(heard) == 5
+    assert dominant_frequency(samples_of(b"".join(heard)), 16000) == pytest.approx(1004, abs=2)
+    assert dev.captured() == fr(9) * 5
+    mic.close()
+    spk.close()
+    dev.tick(3)
+    assert len(heard) == 5
+
+
+def test_virtual_device_refuses_other_devices_and_formats() -> None:
+    dev = VirtualAudioDevice(FMT, realtime=False)
+    from softphone.audio.device import AudioDeviceError
+
+    with pytest.raises(AudioDeviceError, match="no virtual device 'hw:1'"):
+        dev.open_input("hw:1", FMT, lambda _f: None)
+    with pytest.raises(AudioDeviceError, match="runs at"):
+        dev.open_output(None, AudioFormat(8000), FMT.silence)
+    assert [d.id for d in dev.list_devices()] == ["virtual"]
+
+
+def test_wav_signal_loops_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "v.wav"
+    write_wav(path, 8000, b"".join(tone_frames(440, 2))[:1000])  # 500 samples at 8 kHz
+    sig = WavSignal(path, FMT)
+    frames = [sig.next_frame() for _ in range(10)]
+    assert all(len(f) == 640 for f in frames)
+    assert rms_dbfs(samples_of(b"".join(frames))) > -20
+    once = WavSignal(path, FMT, loop=False)
+    assert [once.next_frame() for _ in range(10)][-1] == FMT.silence()
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.tx: list[bytes] = []
+        self.rx: list[bytes] = []
+
+    def on_tx(self, frame: bytes) -> bytes:
+        self.tx.append(frame)
+        return frame
+
+    def on_rx(self, frame: bytes) -> None:
+        self.rx.append(frame)
+
+
+def started_bridge(signal_hz: float = 697) -> tuple[VirtualAudioDevice, AudioBridge]:
+    dev = VirtualAudioDevice(FMT, tone(signal_hz, FMT), realtime=False)
+    bridge = AudioBridge(dev, FMT, target_frames=1, max_frames=4)
+    bridge.start()
+    return dev, bridge
+
+
+def test_bridge_carries_microphone_to_network_and_network_to_speaker() -> None:
+    dev, bridge = started_bridge(697)
+    far_end = tone_frames(1004, 20)
+    sent = []
+    for i in range(20):  # the device and the SIP clock alternate
+        dev.tick()
+        sent.append(bridge.read_tx_frame())
+        bridge.write_rx_frame(far_end[i])
+    tx = samples_of(b"".join(sent[2:]))
+    assert dominant_frequency(tx, 16000) == pytest.approx(697, abs=2)
+    played = samples_of(dev.captured()[640 * 2:])
+    assert dominant_frequency(played, 16000) == pytest.approx(1004, abs=2)
+    assert bridge.stats().mic.underruns == 0
+
+
+def test_bridge_mute_volume_and_tap() -> None:
+    dev, bridge = started_bridge(697)
+    tap = Recorder()
+    bridge.set_tap(tap)
+    for _ in range(5):
+        dev.tick()
+        bridge.read_tx_frame()
+    bridge.set_mic_muted(True)
+    for _ in range(5):
+        dev.tick()
+        assert bridge.read_tx_frame() == FMT.silence()
+    bridge.set_mic_muted(False)
+    assert tap.tx[-1] == FMT.silence() and tap.tx[2] != FMT.silence()
+
+    loud = frame_of([8000] * 320)
+    bridge.set_speaker_volume(0.25)
+    for _ in range(4):
+        bridge.write_rx_frame(loud)
+        dev.tick()
+    assert samples_of(dev.captured()[-640:]).tolist() == [2000] * 320
+    assert tap.rx[-1] == loud  # the tap sees the network side, before the volume
+    with pytest.raises(ValueError):
+        bridge.set_speaker_volume(5.0)
+
+
+def test_stopped_bridge_ignores_the_sip_side() -> None:
+    dev = VirtualAudioDevice(FMT, Silence(FMT), realtime=False)
+    bridge = AudioBridge(dev, FMT)
+    bridge.write_rx_frame(fr(3))
+    assert bridge.read_tx_frame() == FMT.silence()
+    assert bridge.stats().speaker.pushed == 0
+
+
+def test_realtime_virtual_device_ticks_on_its_own_clock() -> None:
+    dev = VirtualAudioDevice(FMT, tone(440, FMT))
+    got: list[bytes] = []
+    done = __import__("threading").Event()
+
+    def sink(f: bytes) -> None:
+        got.append(f)
+        if len(got) >= 5:
+            done.set()
+
+    s = dev.open_input(None, FMT, sink)
+    s.start()
+    assert done.wait(5)
+    s.close()
+    n = len(got)
+    assert dev.ticks >= 5 and len(got) == n  # stopped with its last stream
+
+
+# ---------------------------------------------------------------- echo check analysis
+def simulate_echo(delay_frames: int, gain: float, hz: float = 697) -> EchoProbe:
+    probe = EchoProbe(FMT, freq=hz)
+    line: list[bytes] = [FMT.silence()] * delay_frames
+    while not probe.finished.is_set():
+        sent = probe.on_tx(FMT.silence())
+        line.append(apply_gain(sent, gain))
+        probe.on_rx(line.pop(0))
+    return probe
+
+
+def test_echo_check_finds_the_bursts_level_and_delay() -> None:
+    r = simulate_echo(delay_frames=3, gain=0.5).result()
+    assert r.ok, r.message
+    assert (r.bursts_sent, r.bursts_back) == (3, 3)
+    assert r.echo_delay_ms == pytest.approx(60, abs=5)
+    assert r.returned_dbfs == pytest.approx(-12 - 3 - 6, abs=1)
+    assert r.tone_share > 0.9
+    assert "audio works both ways" in r.message
+
+
+def test_echo_check_says_when_nothing_comes_back() -> None:
+    r = simulate_echo(delay_frames=3, gain=0.0).result()
+    assert not r.ok and r.bursts_back == 0 and r.echo_delay_ms is None
+    assert "did not come back" in r.message
+
+
+def test_echo_check_says_when_nothing_was_sent() -> None:
+    r = analyse_echo(FMT.silence() * 50, FMT.silence() * 50, FMT, 697)
+    assert not r.ok and "nothing was sent" in r.message
+
+
+def test_listen_only_probe_measures_the_microphone_signal() -> None:
+    probe = EchoProbe(FMT, inject=False)
+    mic = tone_frames(697, 60)
+    for i, frame in enumerate(mic):
+        assert probe.on_tx(frame) is frame
+        probe.on_rx(mic[i - 2] if i >= 2 else FMT.silence())
+    r = probe.result()
+    assert r.mic_dbfs == pytest.approx(-15, abs=1)
+    assert r.echo_delay_ms == pytest.approx(40, abs=5)
+
+
+# ---------------------------------------------------------------- remembered choices
+def test_prefs_round_trip_and_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "audio.json"
+    assert AudioPrefs.load(path) == AudioPrefs()
+    p = AudioPrefs("USB headset", "3", 0.8, -3.0)
+    p.save(path)
+    assert AudioPrefs.load(path) == p
+    path.write_text("{not json")
+    assert AudioPrefs.load(path) == AudioPrefs()
+    path.write_text('{"input_device": "x", "future_key": 1}')
+    assert AudioPrefs.load(path) == AudioPrefs(input_device="x")
