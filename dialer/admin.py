@@ -187,16 +187,49 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     async with AriClient.from_settings(settings.pbx) as ari:
         engine = Engine(db, ari)
         await engine.start()
-        link = LinkServer(engine, settings.service.link_host, settings.service.link_port)
+        sv = settings.service
+        link = LinkServer(engine, sv.link_host, sv.link_port,
+                          supervisor=(sv.supervisor_user, sv.supervisor_password))
         await link.start()
         logging.getLogger(__name__).info("dialer serving agents at %s", settings.service.link_url)
-        print(f"dialer: serving agents at {settings.service.link_url}; database "
-              f"{settings.service.database}", flush=True)
+        print(f"dialer: serving agents at {sv.link_url}, the supervisor's live view at "
+              f"{sv.web_url}; database {sv.database}", flush=True)
         try:
             await stop.wait()
         finally:
             await link.stop()
             await engine.stop()
+
+
+def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
+    import base64
+    import json
+    import time
+    import urllib.error
+    import urllib.request
+
+    from dialer.service.supervisor import render_text
+
+    sv = settings.service
+    token = base64.b64encode(f"{sv.supervisor_user}:{sv.supervisor_password}".encode()).decode()
+    while True:
+        req = urllib.request.Request(sv.web_url + "status",
+                                     headers={"Authorization": f"Basic {token}"})
+        try:
+            with urllib.request.urlopen(req, timeout=5) as resp:
+                snap = json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            raise AdminError(f"the dialer at {sv.web_url} refused the supervisor login "
+                             f"({exc.code}); check OPENDIALER_SUPERVISOR_PASSWORD") from None
+        except OSError as exc:
+            raise AdminError(f"no dialer service answers at {sv.web_url} ({exc}); is "
+                             "`dialer serve` running?") from None
+        text = json.dumps(snap, indent=2) if args.json else render_text(snap)
+        if not args.watch:
+            print(text)
+            return 0
+        print("\033[H\033[2J" + text, flush=True)
+        time.sleep(1)
 
 
 def add_parsers(sub: Any) -> None:
@@ -240,10 +273,15 @@ def add_parsers(sub: Any) -> None:
     exp.add_argument("campaign")
     exp.add_argument("-o", "--output")
     sub.add_parser("serve", help="run the dialer service (agent link + campaigns)")
+    status = sub.add_parser("status", help="the running dialer's live view: agents, calls, "
+                            "campaigns, pacing")
+    status.add_argument("--watch", action="store_true", help="refresh every second")
+    status.add_argument("--json", action="store_true")
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int | None:
     handlers = {"agent": cmd_agent, "campaign": cmd_campaign, "list": cmd_list,
+                "status": cmd_status,
                 "summary": cmd_summary, "export": cmd_export}
     if args.command == "serve":
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")

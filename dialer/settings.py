@@ -62,6 +62,12 @@ class ServiceSettings:
     database: str          # SQLAlchemy URL or SQLite file path
     link_host: str
     link_port: int
+    supervisor_user: str = "supervisor"
+    supervisor_password: str = "dev-only-supervisor"   # DEVELOPMENT DEFAULT
+
+    @property
+    def web_url(self) -> str:
+        return f"http://{self.link_host}:{self.link_port}/"
 
     @property
     def link_url(self) -> str:
@@ -151,6 +157,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
             else str(runtime / "dialer.sqlite3")),
         link_host=_field(sv, "service", "link_host", str, path) if "link_host" in sv
         else "127.0.0.1",
+        supervisor_user=str(sv.get("supervisor_user", "supervisor")),
+        supervisor_password=env.get("OPENDIALER_SUPERVISOR_PASSWORD")
+        or str(sv.get("supervisor_password", "dev-only-supervisor")),
         link_port=int(env["OPENDIALER_LINK_PORT"]) if env.get("OPENDIALER_LINK_PORT", "").isdigit()
         else _port(sv, "service", "link_port", path) if "link_port" in sv else 8765,
     )

@@ -68,6 +68,7 @@ class Call:
     abandoned: bool = False
     ended: bool = False
     orphaned: bool = False     # its agent's session was lost while connected: no disposition
+    ringing: bool = False
     dialed_at: float = 0.0
 
 
@@ -92,6 +93,7 @@ class CampaignRun:
     info: CampaignInfo
     in_flight: set[int] = field(default_factory=set)   # attempt ids
     exhausted_at: float | None = None
+    last_decision: str = ""                             # the last pacing decision, in words
 
 
 class Engine:
@@ -361,14 +363,21 @@ class Engine:
         if mode in (DialMode.PROGRESSIVE, DialMode.PREDICTIVE):
             # progressive: one call per ready agent, each reserved for its agent (never abandons
             # while the agent keeps its voice channel)
+            dialed = 0
             while (agent := self._free_agent(run.info.id)) is not None:
                 got = repo.claim_and_create_attempt(self.db, run.info.id, utcnow(),
                                                     agent.info.id)
                 if got is None:
                     run.exhausted_at = run.exhausted_at or self.clock()
+                    run.last_decision = (f"progressive: {dialed} dialed; a ready agent waits, "
+                                         "but no contact is eligible now")
                     return
                 claim, attempt_id = got
                 await self._dial(run, agent, claim, attempt_id)
+                dialed += 1
+            if dialed:
+                run.last_decision = (f"progressive: {dialed} dialed for {dialed} free ready "
+                                     f"agent(s); {len(run.in_flight)} in flight")
         elif mode is DialMode.PUSH_PREVIEW:
             while (agent := self._free_agent(run.info.id)) is not None:
                 offer = repo.claim_next_contact(self.db, run.info.id, utcnow(), agent.info.id)
@@ -456,6 +465,9 @@ class Engine:
 
     # ------------------------------------------------------------------ CallEvents (ARI)
     def customer_ringing(self, attempt_id: int) -> None:
+        call = self.by_attempt.get(attempt_id)
+        if call is not None:
+            call.ringing = True
         repo.record_attempt_event(self.db, attempt_id, AttemptPhase.RINGING, utcnow())
 
     def customer_answered(self, attempt_id: int) -> int | None:

@@ -45,8 +45,10 @@ class WsOutbox(Outbox):
 
 
 class LinkServer:
-    def __init__(self, engine: Engine, host: str = "127.0.0.1", port: int = 8765) -> None:
+    def __init__(self, engine: Engine, host: str = "127.0.0.1", port: int = 8765,
+                 supervisor: tuple[str, str] | None = None) -> None:
         self.engine = engine
+        self.supervisor = supervisor
         self.host = host
         self.port = port
         self.failures: dict[str, int] = {}
@@ -55,6 +57,10 @@ class LinkServer:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_get("/agent", self.handle)
+        if self.supervisor is not None:
+            from dialer.service.supervisor import SupervisorWeb
+
+            SupervisorWeb(self.engine, *self.supervisor).add_routes(app)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)

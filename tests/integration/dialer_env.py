@@ -20,6 +20,7 @@ from dialer.service.link import LinkServer
 from dialer.settings import Settings
 
 LINK_PORT = 8766
+SUPERVISOR = ("supervisor", "test-supervisor-password")
 
 CAMPAIGN = """
 [campaign]
@@ -77,7 +78,7 @@ async def dialer_env(settings: Settings, tmp: Path, seats: Sequence[int], number
     started = start_phones(settings, list(seats), tmp / "phones") if phones else []
     async with AriClient.from_settings(settings.pbx) as ari:
         engine = Engine(db, ari)
-        link = LinkServer(engine, "127.0.0.1", LINK_PORT)
+        link = LinkServer(engine, "127.0.0.1", LINK_PORT, supervisor=SUPERVISOR)
         try:
             await engine.start()
             await link.start()

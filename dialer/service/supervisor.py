@@ -1,0 +1,229 @@
+"""The supervisor's live view: a snapshot of the running dialer as JSON, a page, a text table.
+
+`snapshot(engine)` reads the engine's live state (agents and their states, calls dialing, ringing
+and connected, campaigns with their counts from the database, the last pacing decision) into plain
+data. `SupervisorWeb` serves it read-only on the agent link's HTTP server (loopback by default):
+`/` is the page (updates itself every second), `/status` the JSON; both need the supervisor's login
+(a form that sets a session cookie, or HTTP Basic for scripts such as `dialer status`).
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from dialer.db import repository as repo
+from dialer.service.engine import Engine
+
+COOKIE = "opendialer_supervisor"
+
+
+def snapshot(engine: Engine) -> dict[str, Any]:
+    now = engine.clock()
+    agents = []
+    for s in sorted(engine.agents.values(), key=lambda a: a.info.login):
+        agents.append({
+            "agent": s.info.login, "name": s.info.display_name,
+            "state": s.machine.state.value, "reason": s.machine.not_ready_reason,
+            "voice": "connected" if s.leg_up else "disconnected",
+            "call": s.call.attempt_id if s.call else None,
+            "wrap_up": s.wrap_attempt,
+            "logout_remaining_s": (round(r.total_seconds(), 1)
+                                   if (r := s.machine.remaining(datetime.now(UTC))) else None),
+        })
+    calls = []
+    for call in sorted(engine.by_attempt.values(), key=lambda c: c.attempt_id):
+        state = "connected" if call.connected else "abandoned" if call.abandoned else (
+            "ringing" if call.ringing else "dialing")
+        agent = engine.agents.get(call.agent_id) if call.agent_id is not None else None
+        calls.append({"attempt": call.attempt_id, "campaign": call.campaign_id,
+                      "number": call.claim.number, "state": state,
+                      "agent": agent.info.login if agent else None,
+                      "seconds": round(now - call.dialed_at, 1)})
+    campaigns = []
+    for run in engine.campaigns.values():
+        summary = repo.campaign_summary(engine.db, run.info.id)
+        campaigns.append({
+            "id": run.info.id, "name": run.info.name, "mode": run.info.mode.value,
+            "status": run.info.status.value, "in_flight": len(run.in_flight),
+            "contacts": summary.contacts, "attempts": summary.attempts,
+            "connected": summary.connected,
+            "abandoned": summary.abandoned, "abandon_rate": round(summary.abandon_rate, 4),
+            "contacts_by_state": {k.value: v for k, v in summary.contacts_by_state.items()},
+            "pacing": run.last_decision,
+        })
+    lat = sorted(engine.connect_latencies[-500:])
+    return {
+        "time": datetime.now(UTC).isoformat(timespec="seconds"),
+        "agents": agents, "calls": calls, "campaigns": campaigns,
+        "ready_agents": sum(1 for a in agents if a["state"] == "ready"),
+        "connect_ms_p50": round(1000 * lat[len(lat) // 2], 2) if lat else None,
+        "connect_ms_max": round(1000 * lat[-1], 2) if lat else None,
+    }
+
+
+def render_text(snap: dict[str, Any]) -> str:
+    """The terminal view of `dialer status`."""
+    out = [f"opendialer status at {snap['time']}  ready agents: {snap['ready_agents']}"
+           + (f"  answer-to-agent p50 {snap['connect_ms_p50']} ms" if snap["connect_ms_p50"]
+              else "")]
+    out.append("")
+    out.append("CAMPAIGN             MODE          STATUS   FLIGHT ATTEMPTS CONNECTED ABANDONED")
+    for c in snap["campaigns"]:
+        out.append(f"{c['name'][:20]:20} {c['mode']:13} {c['status']:8} {c['in_flight']:6} "
+                   f"{c['attempts']:8} {c['connected']:9} {c['abandoned']:5} "
+                   f"({100 * c['abandon_rate']:.1f} %)")
+        if c.get("pacing"):
+            out.append(f"  pacing: {c['pacing']}")
+    if not snap["campaigns"]:
+        out.append("(no campaign running)")
+    out.append("")
+    out.append("AGENT            STATE           VOICE         CALL")
+    for a in snap["agents"]:
+        state = a["state"] + (f" ({a['reason']})" if a["reason"] else "")
+        if a["logout_remaining_s"] is not None:
+            state += f" {a['logout_remaining_s']:.0f}s"
+        out.append(f"{a['agent'][:16]:16} {state[:15]:15} {a['voice']:13} "
+                   f"{a['call'] or a['wrap_up'] or ''}")
+    if not snap["agents"]:
+        out.append("(no agent logged in)")
+    out.append("")
+    out.append("CALL     NUMBER          STATE      AGENT            SECONDS")
+    for c in snap["calls"]:
+        out.append(f"{c['attempt']:<8} {c['number']:15} {c['state']:10} "
+                   f"{(c['agent'] or '-')[:16]:16} {c['seconds']:.0f}")
+    if not snap["calls"]:
+        out.append("(no call in progress)")
+    return "\n".join(out)
+
+
+PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>opendialer - supervisor</title>
+<style>
+body{font-family:sans-serif;margin:1.5em;color:#222} h1{font-size:1.3em}
+table{border-collapse:collapse;margin:.4em 0 1.4em} td,th{border:1px solid #ccc;padding:.25em .6em}
+th{background:#f0f0f0;text-align:left} .ready{color:#2e7d32} .on_call{color:#1565c0}
+.not_ready{color:#c62828} .wrap_up{color:#ef6c00} .logout_pending{color:#6a1b9a}
+#err{color:#c62828}
+</style></head><body>
+<h1>opendialer: live view <small id="time"></small></h1><div id="err"></div>
+<h2>Campaigns</h2><table id="campaigns"><tr><th>Campaign</th><th>Mode</th><th>Status</th>
+<th>In flight</th><th>Attempts</th><th>Connected</th><th>Abandoned</th><th>Abandon rate</th>
+<th>Pacing</th></tr></table>
+<h2>Agents <small id="ready"></small></h2><table id="agents"><tr><th>Agent</th><th>State</th>
+<th>Voice</th><th>Call</th></tr></table>
+<h2>Calls</h2><table id="calls"><tr><th>Attempt</th><th>Number</th><th>State</th><th>Agent</th>
+<th>Seconds</th></tr></table>
+<script>
+function rows(id, list, cells) {
+  const t = document.getElementById(id);
+  while (t.rows.length > 1) t.deleteRow(1);
+  for (const item of list) {
+    const r = t.insertRow();
+    for (const [text, cls] of cells(item)) {
+      const c = r.insertCell(); c.textContent = text; if (cls) c.className = cls;
+    }
+  }
+}
+async function tick() {
+  try {
+    const res = await fetch('status', {credentials: 'same-origin'});
+    if (res.status === 401) { location.href = 'login'; return; }
+    const s = await res.json();
+    document.getElementById('err').textContent = '';
+    document.getElementById('time').textContent = s.time;
+    document.getElementById('ready').textContent = '(' + s.ready_agents + ' ready)';
+    rows('campaigns', s.campaigns, c => [[c.name], [c.mode], [c.status], [c.in_flight],
+      [c.attempts], [c.connected], [c.abandoned], [(100 * c.abandon_rate).toFixed(1) + ' %'],
+      [c.pacing || '']]);
+    rows('agents', s.agents, a => [[a.agent], [a.state + (a.reason ? ' (' + a.reason + ')' : ''),
+      a.state], [a.voice], [a.call || a.wrap_up || '']]);
+    rows('calls', s.calls, c => [[c.attempt], [c.number], [c.state], [c.agent || '-'],
+      [Math.round(c.seconds)]]);
+  } catch (e) {
+    document.getElementById('err').textContent = 'dialer not answering: ' + e;
+  }
+}
+tick(); setInterval(tick, 1000);
+</script></body></html>
+"""
+
+LOGIN = """<!doctype html>
+<html><head><meta charset="utf-8"><title>opendialer - log in</title></head>
+<body style="font-family:sans-serif;margin:2em"><h1>opendialer supervisor</h1>{error}
+<form method="post" action="login"><p><label>User <input name="user" id="user"></label></p>
+<p><label>Password <input type="password" name="password" id="password"></label></p>
+<p><button type="submit" id="submit">Log in</button></p></form></body></html>
+"""
+
+
+class SupervisorWeb:
+    """Routes for the live view on an aiohttp application; one supervisor account."""
+
+    def __init__(self, engine: Engine, user: str, password: str) -> None:
+        self.engine = engine
+        self.user = user
+        self.password = password
+        self.sessions: dict[str, float] = {}
+        self.failures = 0
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_get("/", self.page)
+        app.router.add_get("/status", self.status)
+        app.router.add_get("/login", self.login_form)
+        app.router.add_post("/login", self.login)
+
+    def _check(self, user: str, password: str) -> bool:
+        return hmac.compare_digest(user.encode(), self.user.encode()) & hmac.compare_digest(
+            password.encode(), self.password.encode())
+
+    def _authorized(self, request: web.Request) -> bool:
+        token = request.cookies.get(COOKIE)
+        if token and self.sessions.get(token, 0) > time.monotonic():
+            return True
+        auth = request.headers.get("Authorization", "")
+        if auth.startswith("Basic "):
+            try:
+                import base64
+
+                user, _, password = base64.b64decode(auth[6:]).decode().partition(":")
+            except ValueError:
+                return False
+            return self._check(user, password)
+        return False
+
+    async def page(self, request: web.Request) -> web.StreamResponse:
+        if not self._authorized(request):
+            raise web.HTTPFound("/login")
+        return web.Response(text=PAGE, content_type="text/html")
+
+    async def status(self, request: web.Request) -> web.StreamResponse:
+        if not self._authorized(request):
+            return web.json_response({"error": "log in as the supervisor"}, status=401,
+                                     headers={"WWW-Authenticate": 'Basic realm="opendialer"'})
+        return web.json_response(snapshot(self.engine))
+
+    async def login_form(self, request: web.Request) -> web.StreamResponse:
+        return web.Response(text=LOGIN.format(error=""), content_type="text/html")
+
+    async def login(self, request: web.Request) -> web.StreamResponse:
+        form = await request.post()
+        if self._check(str(form.get("user", "")), str(form.get("password", ""))):
+            self.failures = 0
+            token = secrets.token_urlsafe(24)
+            self.sessions[token] = time.monotonic() + 12 * 3600
+            resp = web.HTTPFound("/")
+            resp.set_cookie(COOKIE, token, httponly=True, samesite="Strict")
+            raise resp
+        self.failures += 1
+        import asyncio
+
+        await asyncio.sleep(min(8.0, 0.25 * 2 ** (self.failures - 1)))
+        return web.Response(text=LOGIN.format(error='<p id="error" style="color:#c62828">'
+                                              'Wrong user or password.</p>'),
+                            content_type="text/html", status=401)
