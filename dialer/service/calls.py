@@ -54,9 +54,14 @@ class CustomerEnd:
     ended_at: float
 
 
+# `customer_answered` may answer QUEUE: hold the customer for the engine to settle soon.
+QUEUE = -1
+
+
 class CallEvents(Protocol):
     """What CallControl tells the engine. Handlers must not block (no database waits before a
-    bridge decision); `customer_answered` returns the agent to bridge, or None to abandon."""
+    bridge decision); `customer_answered` returns the agent to bridge, None to abandon, or
+    QUEUE to hold the customer until the engine calls `connect_customer`."""
 
     def agent_leg_up(self, agent_id: int) -> None: ...
     def agent_leg_down(self, agent_id: int, cause: int | None) -> None: ...
@@ -271,21 +276,11 @@ class CallControl:
         elif kind == "StasisStart":
             call.answered_at = self.clock()
             agent_id = self.listener.customer_answered(call.attempt_id)
-            leg = self.agents.get(agent_id) if agent_id is not None else None
-            if leg is not None and leg.up:
-                try:
-                    await self.ari.post(f"bridges/{leg.bridge_id}/addChannel",
-                                        channel=call.channel_id)
-                except AriError as exc:
-                    log.warning("attempt %s: bridging to agent %s failed: %s",
-                                call.attempt_id, agent_id, exc)
-                else:
-                    call.agent_id = agent_id
-                    self.listener.customer_bridged(call.attempt_id, leg.agent_id,
-                                                   call.answered_at, self.clock())
-                    return
-            self.listener.customer_abandoned(call.attempt_id, call.answered_at)
-            self._spawn(self._abandon(call))
+            if agent_id == QUEUE:
+                return      # the engine connects or abandons it later (connect_customer)
+            if agent_id is not None and await self._bridge(call, agent_id):
+                return
+            self._abandon_now(call)
         elif kind == "ChannelDestroyed":
             self.customers.pop(call.channel_id, None)
             self.listener.customer_ended(CustomerEnd(
@@ -296,6 +291,36 @@ class CallControl:
                 ended_at=self.clock()))
         elif kind == "PlaybackFinished" and call.agent_id is None and call.answered_at:
             await self.hangup_customer(call.attempt_id)
+
+    async def _bridge(self, call: _Customer, agent_id: int) -> bool:
+        leg = self.agents.get(agent_id)
+        if leg is None or not leg.up or call.answered_at is None:
+            return False
+        try:
+            await self.ari.post(f"bridges/{leg.bridge_id}/addChannel", channel=call.channel_id)
+        except AriError as exc:
+            log.warning("attempt %s: bridging to agent %s failed: %s", call.attempt_id,
+                        agent_id, exc)
+            return False
+        call.agent_id = agent_id
+        self.listener.customer_bridged(call.attempt_id, agent_id, call.answered_at, self.clock())
+        return True
+
+    def _abandon_now(self, call: _Customer) -> None:
+        assert call.answered_at is not None
+        self.listener.customer_abandoned(call.attempt_id, call.answered_at)
+        self._spawn(self._abandon(call))
+
+    async def connect_customer(self, attempt_id: int, agent_id: int | None) -> bool:
+        """Settle a customer the engine queued: bridge to `agent_id`, or (None, or the bridge
+        failed) abandon with the message. True if bridged."""
+        call = self.customers.get(f"{CUSTOMER_PREFIX}{attempt_id}")
+        if call is None or call.answered_at is None or call.agent_id is not None:
+            return False
+        if agent_id is not None and await self._bridge(call, agent_id):
+            return True
+        self._abandon_now(call)
+        return False
 
     async def _abandon(self, call: _Customer) -> None:
         """No agent for an answered customer: the identification message, then hang up."""

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from dialer import pacing as pc
 from dialer.ari import AriClient, AriError
 from dialer.core import agent_state as st
 from dialer.core.campaign import CampaignStatus, DialMode
@@ -34,7 +35,7 @@ from dialer.db import repository as repo
 from dialer.db.agents import AgentInfo, log_agent_transition
 from dialer.db.campaigns import CampaignInfo, get_campaign, list_campaigns
 from dialer.db.database import Database
-from dialer.service.calls import CallControl, CustomerEnd
+from dialer.service.calls import QUEUE, CallControl, CustomerEnd
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,9 @@ class Call:
     orphaned: bool = False     # its agent's session was lost while connected: no disposition
     ringing: bool = False
     dialed_at: float = 0.0
+    answered_at: float | None = None
+    queued: bool = False        # predictive: answered, waiting (at most 2 s) for an agent
+    talk_started: float | None = None
 
 
 @dataclass
@@ -86,6 +90,8 @@ class AgentSession:
     wrap_contact: int | None = None        # its contact (the agent may still edit the record)
     logout_timer: asyncio.TimerHandle | None = None
     reserved_since: float = 0.0
+    state_since: float = 0.0
+    wrap_since: float | None = None
 
 
 @dataclass
@@ -94,6 +100,7 @@ class CampaignRun:
     in_flight: set[int] = field(default_factory=set)   # attempt ids
     exhausted_at: float | None = None
     last_decision: str = ""                             # the last pacing decision, in words
+    pacer: pc.Pacer | None = None                       # predictive campaigns
 
 
 class Engine:
@@ -119,8 +126,25 @@ class Engine:
         await self.calls.wait_connected()
         for info in list_campaigns(self.db):
             if info.status is CampaignStatus.STARTED:
-                self.campaigns[info.id] = CampaignRun(info)
+                self.campaigns[info.id] = self._new_run(info)
         self._spawn(self._pacing_loop())
+
+    def _new_run(self, info: CampaignInfo) -> CampaignRun:
+        run = CampaignRun(info)
+        if info.mode is DialMode.PREDICTIVE:
+            run.pacer = pc.create_pacer("predictive", cap=info.abandon_cap,
+                                        connect_limit=CONNECT_LIMIT.total_seconds())
+            for s in self.agents.values():
+                if info.id in s.campaigns:
+                    run.pacer.observe(pc.AgentLoggedIn(s.info.id), self.clock())
+        return run
+
+    def _observe(self, campaign_ids: list[int] | int, event: pc.PacingEvent) -> None:
+        """Tell the predictive pacers of these campaigns a fact."""
+        for cid in [campaign_ids] if isinstance(campaign_ids, int) else campaign_ids:
+            run = self.campaigns.get(cid)
+            if run is not None and run.pacer is not None:
+                run.pacer.observe(event, self.clock())
 
     async def stop(self) -> None:
         for task in list(self._tasks):
@@ -145,7 +169,7 @@ class Engine:
     # ------------------------------------------------------------------ campaigns
     def campaign_started(self, campaign_id: int) -> None:
         info = get_campaign(self.db, campaign_id)
-        self.campaigns[campaign_id] = CampaignRun(info)
+        self.campaigns[campaign_id] = self._new_run(info)
         for s in self.agents.values():
             if campaign_id in s.campaigns:
                 s.outbox.send("campaign_started", campaign=self._campaign_view(info))
@@ -184,6 +208,14 @@ class Engine:
 
     def _after(self, s: AgentSession, outcome: st.Outcome, now: datetime) -> None:
         log_agent_transition(self.db, s.info.id, outcome.audit)
+        if outcome.audit.old is not outcome.audit.new:
+            s.state_since = self.clock()
+            if outcome.audit.old is st.AgentState.WRAP_UP and s.wrap_since is not None:
+                self._observe(s.campaigns, pc.WrapUpEnded(s.info.id,
+                                                          self.clock() - s.wrap_since))
+                s.wrap_since = None
+            if outcome.audit.new is st.AgentState.READY:
+                self._give_queued(s)
         self._send_state(s, now)
         for effect in outcome.effects:
             if isinstance(effect, st.ShowLogoutCountdown):
@@ -215,6 +247,7 @@ class Engine:
         s = AgentSession(info, st.AgentMachine(str(info.id)), outbox, campaign_ids, endpoint)
         self.agents[info.id] = s
         self._apply(s, st.LoginSucceeded())
+        self._observe(campaign_ids, pc.AgentLoggedIn(info.id))
         self._spawn(self._start_leg(s))
         return s
 
@@ -285,6 +318,7 @@ class Engine:
                                                self._logout_delay(call.campaign_id)))
 
     def _logged_out(self, s: AgentSession) -> None:
+        self._observe(s.campaigns, pc.AgentLoggedOut(s.info.id))
         if s.logout_timer is not None:
             s.logout_timer.cancel()
         self.agents.pop(s.info.id, None)
@@ -360,7 +394,7 @@ class Engine:
         mode = run.info.mode
         if run.info.status is not CampaignStatus.STARTED:
             return
-        if mode in (DialMode.PROGRESSIVE, DialMode.PREDICTIVE):
+        if mode is DialMode.PROGRESSIVE:
             # progressive: one call per ready agent, each reserved for its agent (never abandons
             # while the agent keeps its voice channel)
             dialed = 0
@@ -378,6 +412,16 @@ class Engine:
             if dialed:
                 run.last_decision = (f"progressive: {dialed} dialed for {dialed} free ready "
                                      f"agent(s); {len(run.in_flight)} in flight")
+        if mode is DialMode.PREDICTIVE and run.pacer is not None:
+            decision = run.pacer.decide(self._snapshot(run), self.clock())
+            run.last_decision = decision.as_log()
+            for _ in range(decision.launch):
+                got = repo.claim_and_create_attempt(self.db, run.info.id, utcnow())
+                if got is None:
+                    run.exhausted_at = run.exhausted_at or self.clock()
+                    return
+                claim, attempt_id = got
+                await self._dial(run, None, claim, attempt_id)
         elif mode is DialMode.PUSH_PREVIEW:
             while (agent := self._free_agent(run.info.id)) is not None:
                 offer = repo.claim_next_contact(self.db, run.info.id, utcnow(), agent.info.id)
@@ -402,29 +446,89 @@ class Engine:
                 "fields": dict(record.fields), "time_zone": record.time_zone,
                 "attempts": record.attempts}
 
-    async def _dial(self, run: CampaignRun, s: AgentSession, claim: repo.Claim,
+    async def _dial(self, run: CampaignRun, s: AgentSession | None, claim: repo.Claim,
                     attempt_id: int) -> None:
-        call = Call(attempt_id, claim, run.info.id, s.info.id, dialed_at=self.clock())
+        """Originate an attempt; with an agent (progressive, preview) the call is reserved for
+        them, without one (predictive) any free agent takes it when the customer answers."""
+        call = Call(attempt_id, claim, run.info.id, s.info.id if s else None,
+                    dialed_at=self.clock())
         self.by_attempt[attempt_id] = call
         run.in_flight.add(attempt_id)
-        s.call = call
-        if s.machine.state is st.AgentState.RESERVED and s.machine.call_id != str(attempt_id):
-            # a preview reservation becomes the call's reservation
-            self._apply(s, st.ReservationReleased(s.machine.call_id or ""))
-        if s.machine.state is st.AgentState.READY:
-            self._apply(s, st.CallReserved(str(attempt_id), run.info.max_logout_delay))
-        s.reserved_since = self.clock()
+        if s is not None:
+            s.call = call
+            if (s.machine.state is st.AgentState.RESERVED
+                    and s.machine.call_id != str(attempt_id)):
+                # a preview reservation becomes the call's reservation
+                self._apply(s, st.ReservationReleased(s.machine.call_id or ""))
+            if s.machine.state is st.AgentState.READY:
+                self._apply(s, st.CallReserved(str(attempt_id), run.info.max_logout_delay))
+            s.reserved_since = self.clock()
+        self._observe(run.info.id, pc.CallLaunched(attempt_id))
         ring = max(15, int(run.info.ring_timeout.total_seconds()))
         try:
             await self.calls.dial_customer(attempt_id, claim.number, ring, run.info.caller_id)
         except AriError as exc:
             log.warning("attempt %s: originate failed: %s", attempt_id, exc)
+            self._observe(run.info.id, pc.CallFailed(attempt_id, pc.FailReason.BUSY, 0.0))
             self._end_call(call, repo.finish_attempt(
                 self.db, attempt_id, CallResult.FAILED, utcnow(),
                 facts=CallFacts(), note=f"originate failed: {exc}"))
             return
         repo.record_attempt_event(self.db, attempt_id, AttemptPhase.ORIGINATED, utcnow(),
-                                  channel_id=f"cust-{attempt_id}", agent_id=s.info.id)
+                                  channel_id=f"cust-{attempt_id}",
+                                  agent_id=s.info.id if s else None)
+
+    def _snapshot(self, run: CampaignRun) -> pc.Snapshot:
+        """What a predictive pacer sees: the campaign's agents and its calls not yet with one."""
+        agents = []
+        for s in self.agents.values():
+            if run.info.id not in s.campaigns or not s.leg_up or not s.machine.in_pool:
+                state = pc.AgentState.PAUSED
+            elif s.machine.state is st.AgentState.READY and s.call is None:
+                state = pc.AgentState.READY
+            elif s.machine.state in (st.AgentState.RESERVED, st.AgentState.ON_CALL):
+                state = pc.AgentState.TALKING
+            elif s.machine.state is st.AgentState.WRAP_UP:
+                state = pc.AgentState.WRAP_UP
+            else:
+                state = pc.AgentState.PAUSED
+            agents.append(pc.AgentView(s.info.id, state, s.state_since))
+        calls = []
+        for attempt_id in run.in_flight:
+            call = self.by_attempt.get(attempt_id)
+            if call is None or call.connected or call.abandoned:
+                continue
+            if call.queued and call.answered_at is not None:
+                calls.append(pc.CallView(attempt_id, pc.CallState.QUEUED, call.answered_at,
+                                         call.dialed_at))
+            elif call.answered_at is None:
+                calls.append(pc.CallView(attempt_id, pc.CallState.RINGING, call.dialed_at,
+                                         call.dialed_at))
+        return pc.Snapshot(agents, calls)
+
+    def _give_queued(self, s: AgentSession) -> None:
+        """An agent just became ready: the longest-waiting answered customer of their
+        campaigns is theirs at once."""
+        waiting = [c for c in self.by_attempt.values()
+                   if c.queued and c.campaign_id in s.campaigns and c.agent_id is None]
+        if not waiting or not s.leg_up or not s.machine.in_pool or s.call is not None:
+            return
+        call = min(waiting, key=lambda c: c.answered_at or 0.0)
+        call.queued = False
+        self._take(s, call)
+        self._spawn(self.calls.connect_customer(call.attempt_id, s.info.id))
+
+    def _take(self, s: AgentSession, call: Call) -> None:
+        call.agent_id = s.info.id
+        s.call = call
+        self._apply(s, st.CallReserved(str(call.attempt_id),
+                                       self._logout_delay(call.campaign_id)))
+
+    def _connect_limit_passed(self, attempt_id: int) -> None:
+        call = self.by_attempt.get(attempt_id)
+        if call is not None and call.queued:
+            call.queued = False
+            self._spawn(self.calls.connect_customer(attempt_id, None))
 
     # preview and push preview: the agent's answers
     def preview_request(self, s: AgentSession, campaign_id: int | None,
@@ -472,8 +576,21 @@ class Engine:
 
     def customer_answered(self, attempt_id: int) -> int | None:
         call = self.by_attempt.get(attempt_id)
-        if call is None or call.agent_id is None:
+        if call is None:
             return None
+        call.answered_at = self.clock()
+        self._observe(call.campaign_id, pc.CallAnswered(
+            attempt_id, pc.AnswerKind.LIVE, call.answered_at - call.dialed_at))
+        if call.agent_id is None:
+            # predictive: any free agent of the campaign; else wait, at most the connect limit
+            free = self._free_agent(call.campaign_id)
+            if free is not None:
+                self._take(free, call)
+                return free.info.id
+            call.queued = True
+            asyncio.get_running_loop().call_later(CONNECT_LIMIT.total_seconds(),
+                                                  self._connect_limit_passed, attempt_id)
+            return QUEUE
         s = self.agents.get(call.agent_id)
         if s is None or not s.leg_up or s.call is not call:
             return None
@@ -484,6 +601,9 @@ class Engine:
         self.connect_latencies.append(bridged_at - answered_at)
         call = self.by_attempt[attempt_id]
         call.connected = True
+        call.talk_started = self.clock()
+        self._observe(call.campaign_id, pc.CallConnected(attempt_id, agent_id,
+                                                         bridged_at - answered_at))
         now = utcnow()
         repo.record_attempt_event(self.db, attempt_id, AttemptPhase.ANSWERED,
                                   now - timedelta(seconds=bridged_at - answered_at))
@@ -503,6 +623,9 @@ class Engine:
         if call is None:
             return
         call.abandoned = True
+        call.queued = False
+        self._observe(call.campaign_id, pc.CallAbandoned(attempt_id,
+                                                         self.clock() - answered_at))
         repo.record_attempt_event(self.db, attempt_id, AttemptPhase.SAFE_HARBOR, utcnow())
         self._release_agent(call)
 
@@ -517,6 +640,15 @@ class Engine:
                           answered=end.answered, agent_bridged=call.connected,
                           safe_harbor_played=call.abandoned)
         result = classify(facts)
+        if not end.answered:
+            reason = (pc.FailReason.NO_ANSWER if result in (CallResult.NO_ANSWER,
+                                                            CallResult.HUNG_UP_RINGING)
+                      else pc.FailReason.BUSY)
+            self._observe(call.campaign_id, pc.CallFailed(
+                end.attempt_id, reason, end.ended_at - call.dialed_at))
+        elif call.connected and call.agent_id is not None and call.talk_started is not None:
+            self._observe(call.campaign_id, pc.TalkEnded(call.agent_id,
+                                                         self.clock() - call.talk_started))
         outcome = repo.finish_attempt(self.db, end.attempt_id, result, utcnow(), facts=facts,
                                       await_disposition=call.connected and not call.orphaned)
         self._end_call(call, outcome)
@@ -534,6 +666,7 @@ class Engine:
             s.call = None
             s.wrap_attempt = call.attempt_id
             s.wrap_contact = call.claim.contact_id
+            s.wrap_since = self.clock()
             self._apply(s, st.CallEnded(str(call.attempt_id)))
             s.outbox.send("call_ended", attempt=call.attempt_id, result=outcome.result.value,
                           disposition_required=True)
