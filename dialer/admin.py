@@ -285,6 +285,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int | None:
                 "summary": cmd_summary, "export": cmd_export}
     if args.command == "serve":
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+        logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
         asyncio.run(serve(settings))
         return 0
     handler = handlers.get(args.command)
