@@ -4,6 +4,26 @@ Every error names the file and the dotted field, and shows the bad value, e.g.
 ``campaign.toml: dialing.ratio must be a number >= 1, got "abc"``. Unknown keys are errors too,
 so a typo never silently falls back to a default. Durations are seconds (a number) or a string
 with one unit: ``"90s"``, ``"5m"``, ``"2h"``, ``"1d"``. See ``config/campaigns/demo.toml``.
+
+Compliance settings::
+
+    [schedule]                     # calling hours, in each contact's own time zone(s)
+    days = ["mon", "tue", "wed", "thu", "fri"]
+    start = "09:00"
+    end = "20:00"
+    holidays = ["2026-12-25", 2027-01-01]   # no calls on these dates (contact's or ours)
+
+    [dialing]
+    abandon_no_repeat = "72h"      # no redial sooner after an abandoned call (then retried)
+
+    [callbacks]                    # a personal callback whose agent is away when it is due
+    personal_fallback = "campaign" # ... goes to any agent ("wait": waits for its agent)
+    fallback_after = "15m"         # ... that long after it fell due
+
+    [[disposition]]
+    code = "DO_NOT_CALL"
+    final = true
+    dnc = true                     # or "system": put the dialed number on that DNC list
 """
 
 from __future__ import annotations
@@ -12,18 +32,21 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import time, timedelta
+from datetime import date, time, timedelta
+from datetime import datetime as datetime_type
 from pathlib import Path
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 
+from dialer.core.callbacks import CallbackFallback, CallbackPolicy
 from dialer.core.campaign import DialMode
+from dialer.core.dnc import DncScope
 from dialer.core.results import CallResult
 from dialer.core.selection import CallingHours, CampaignRules, DispositionRule, RetryRule
 
-_SECTIONS = {"campaign", "dialing", "schedule", "retry", "disposition"}
+_SECTIONS = {"campaign", "dialing", "schedule", "retry", "disposition", "callbacks"}
 _CAMPAIGN_KEYS = {"name", "mode", "caller_id", "trunk", "default_region", "time_zone", "agents"}
 _DIALING_KEYS = {
     "ratio",
@@ -32,6 +55,7 @@ _DIALING_KEYS = {
     "max_logout_delay",
     "max_attempts",
     "retry_delay",
+    "abandon_no_repeat",
 }
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _E164 = re.compile(r"^\+[1-9]\d{1,14}$")
@@ -53,6 +77,7 @@ class DispositionCode:
     label: str
     final: bool
     retry_delay: timedelta | None = None
+    dnc: DncScope | None = None  # picking it puts the dialed number on that Do-Not-Call list
 
 
 @dataclass(frozen=True)
@@ -75,6 +100,8 @@ class CampaignConfig:
     retry: Mapping[CallResult, RetryRule] = field(default_factory=dict)
     dispositions: tuple[DispositionCode, ...] = ()
     agents: tuple[str, ...] = ()
+    abandon_no_repeat: timedelta | None = None
+    callback_policy: CallbackPolicy = CallbackPolicy()
 
     def rules(self) -> CampaignRules:
         """The selection/retry rules this definition implies."""
@@ -86,6 +113,8 @@ class CampaignConfig:
             },
             default_retry_delay=self.retry_delay,
             calling_hours=self.calling_hours,
+            abandon_no_repeat=self.abandon_no_repeat,
+            callbacks=self.callback_policy,
         )
 
 
@@ -138,6 +167,12 @@ def parse_campaign(data: Mapping[str, Any], source: str = "campaign") -> Campaig
         retry=_retry_rules(v, data),
         dispositions=_dispositions(v, data),
         agents=tuple(v.strings(camp, "campaign.agents")),
+        abandon_no_repeat=(
+            v.duration(dial, "dialing.abandon_no_repeat", timedelta(0))
+            if "abandon_no_repeat" in dial
+            else None
+        ),
+        callback_policy=_callback_policy(v, data),
     )
 
 
@@ -145,7 +180,7 @@ def _schedule(v: _Validator, data: Mapping[str, Any], zone: str) -> CallingHours
     sched = v.table(data, "schedule")
     if not sched:
         return None
-    v.known(sched, {"days", "start", "end"}, "schedule.")
+    v.known(sched, {"days", "start", "end", "holidays"}, "schedule.")
     days = v.strings(sched, "schedule.days") or list(_DAYS)
     for day in days:
         if day.lower() not in _DAYS:
@@ -154,7 +189,35 @@ def _schedule(v: _Validator, data: Mapping[str, Any], zone: str) -> CallingHours
     end = v.clock(sched, "schedule.end", time(21, 0))
     if end <= start:
         v.fail("schedule.end", f"must be after schedule.start ({start:%H:%M})", f"{end:%H:%M}")
-    return CallingHours(start, end, frozenset(_DAYS.index(d.lower()) for d in days), zone)
+    days_set = frozenset(_DAYS.index(d.lower()) for d in days)
+    return CallingHours(start, end, days_set, zone, _holidays(v, sched))
+
+
+def _holidays(v: _Validator, sched: Mapping[str, Any]) -> frozenset[date]:
+    raw = sched.get("holidays", [])
+    if not isinstance(raw, list):
+        v.fail("schedule.holidays", 'must be an array of dates like "2026-12-25"', raw)
+    out: set[date] = set()
+    for item in raw:
+        if isinstance(item, date) and not isinstance(item, datetime_type):
+            out.add(item)
+            continue
+        try:
+            out.add(date.fromisoformat(item))
+        except (TypeError, ValueError):
+            v.fail("schedule.holidays", 'must be an array of dates like "2026-12-25"', item)
+    return frozenset(out)
+
+
+def _callback_policy(v: _Validator, data: Mapping[str, Any]) -> CallbackPolicy:
+    table = v.table(data, "callbacks")
+    v.known(table, {"personal_fallback", "fallback_after"}, "callbacks.")
+    names = [f.value for f in CallbackFallback]
+    text = v.string(table, "callbacks.personal_fallback", default=CallbackFallback.CAMPAIGN.value)
+    if text not in names:
+        v.fail("callbacks.personal_fallback", f"must be one of {', '.join(names)}", text)
+    grace = v.duration(table, "callbacks.fallback_after", timedelta(0))
+    return CallbackPolicy(CallbackFallback(text), grace)
 
 
 def _retry_rules(v: _Validator, data: Mapping[str, Any]) -> dict[CallResult, RetryRule]:
@@ -184,7 +247,7 @@ def _dispositions(v: _Validator, data: Mapping[str, Any]) -> tuple[DispositionCo
         where = f"disposition[{i}]"
         if not isinstance(raw, Mapping):
             v.fail(where, "must be a table", raw)
-        v.known(raw, {"code", "label", "final", "retry_after"}, where + ".")
+        v.known(raw, {"code", "label", "final", "retry_after", "dnc"}, where + ".")
         code = v.string(raw, where + ".code", required=True)
         if any(c.code == code for c in codes):
             v.fail(where + ".code", "must be unique", code)
@@ -195,8 +258,19 @@ def _dispositions(v: _Validator, data: Mapping[str, Any]) -> tuple[DispositionCo
         if final and retry is not None:
             v.fail(where + ".retry_after", "is only allowed when final = false", raw["retry_after"])
         label = v.string(raw, where + ".label", default=code)
-        codes.append(DispositionCode(code, label, final, retry))
+        codes.append(DispositionCode(code, label, final, retry, _dnc_scope(v, raw, where)))
     return tuple(codes)
+
+
+def _dnc_scope(v: _Validator, raw: Mapping[str, Any], where: str) -> DncScope | None:
+    value = raw.get("dnc", False)
+    if value is False:
+        return None
+    if value is True or value == "campaign":
+        return DncScope.CAMPAIGN
+    if value == "system":
+        return DncScope.SYSTEM
+    return v.fail(where + ".dnc", 'must be true, false, "campaign" or "system"', value)
 
 
 class _Validator:

@@ -102,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     from dialer import admin
 
     admin.add_parsers(sub)
+    from dialer import compliance_cli
+
+    compliance_cli.add_parsers(sub)
     return parser
 
 
@@ -117,6 +120,11 @@ def main(argv: list[str] | None = None) -> int:
             from dialer.demo import main as demo_main
 
             return demo_main(settings, args.campaign, args.contacts)
+        from dialer import compliance_cli
+
+        result = compliance_cli.run(settings, args)   # prints its own errors, returns 2
+        if result is not None:
+            return result
         from dialer import admin
 
         result = admin.run(settings, args)

@@ -24,6 +24,12 @@ After an attempt (``next_state``):
   ``interval + increment * (n - 1)`` after the n-th, restarting the number chain from the first
   live number (or the same number for results not in ``chain_on``). Results in ``dead_on``
   (invalid number) mark that number dead: it is never dialed again.
+- with ``abandon_no_repeat`` set, a contact whose call was abandoned is not dialed again before
+  that period has passed; without a retry rule for ``abandoned`` it is then retried (up to
+  ``max_attempts``) instead of being final.
+
+Numbers on a Do-Not-Call list (``blocked``) are skipped at selection like dead numbers, but
+are not marked dead: removing a number from the list makes it dialable again.
 """
 
 from __future__ import annotations
@@ -31,10 +37,12 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Final
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from dialer.core.callbacks import CallbackPolicy
+from dialer.core.calling_hours import CallingHours as CallingHours  # re-exported
+from dialer.core.calling_hours import effective_zones
 from dialer.core.results import CallResult
 from dialer.core.timeutil import require_aware
 
@@ -67,6 +75,7 @@ class Contact:
     dead_numbers: frozenset[int] = frozenset()
     next_eligible_at: datetime | None = None
     time_zone: str | None = None
+    zones: tuple[str, ...] = ()  # every zone to respect (calling_hours.resolve_zones)
 
 
 @dataclass(frozen=True)
@@ -101,20 +110,6 @@ class DispositionRule:
     retry_delay: timedelta | None = None
 
 
-@dataclass(frozen=True)
-class CallingHours:
-    """When contacts may be called, in their local time (weekday 0 = Monday)."""
-
-    start: time
-    end: time
-    days: frozenset[int] = frozenset(range(7))
-    time_zone: str = "UTC"
-
-    def allows(self, now: datetime, contact_zone: str | None = None) -> bool:
-        local = require_aware(now).astimezone(_zone(contact_zone, self.time_zone))
-        return local.weekday() in self.days and self.start <= local.time() < self.end
-
-
 DEFAULT_CHAIN_ON: Final = frozenset(
     {
         CallResult.BUSY,
@@ -146,6 +141,8 @@ class CampaignRules:
     chain_on: frozenset[CallResult] = DEFAULT_CHAIN_ON
     dead_on: frozenset[CallResult] = frozenset({CallResult.INVALID_NUMBER})
     calling_hours: CallingHours | None = None
+    abandon_no_repeat: timedelta | None = None
+    callbacks: CallbackPolicy = CallbackPolicy()
 
 
 @dataclass(frozen=True)
@@ -187,16 +184,27 @@ def candidates(
     now: datetime,
     agent_id: int | None = None,
     rules: CampaignRules | None = None,
+    blocked: frozenset[str] = frozenset(),
 ) -> Iterator[Selection]:
-    """Yield every dialable contact at ``now`` in selection order."""
+    """Yield every dialable contact at ``now`` in selection order.
+
+    ``blocked`` numbers (Do-Not-Call) are never dialed: a contact is dialed on its first
+    live number that is not blocked, from its current one on, and skipped when it has none.
+    """
     require_aware(now)
     by_id = {c.id: c for c in contacts}
     hours = rules.calling_hours if rules else None
 
     def callable_now(contact: Contact) -> bool:
-        if not _live_indices(contact):
+        if not _dialable_indices(contact, blocked):
             return False
-        return hours is None or hours.allows(now, contact.time_zone)
+        if hours is None:
+            return True
+        zones = effective_zones(contact.zones, contact.time_zone, hours.time_zone)
+        return hours.allows_zones(now, zones)
+
+    def pick(contact: Contact, cb: Callback | None = None) -> Selection:
+        return Selection(contact, _dial_index(contact, blocked), cb)
 
     due = sorted((cb for cb in callbacks if cb.due_at <= now), key=lambda cb: (cb.due_at, cb.id))
     for cb in due:
@@ -205,13 +213,13 @@ def candidates(
             continue
         if contact is not None and contact.state is ContactState.CALLBACK:
             if callable_now(contact):
-                yield Selection(contact, _dial_index(contact), cb)
+                yield pick(contact, cb)
     fresh = [c for c in by_id.values() if c.state is ContactState.NEW and _due(c, now)]
     fresh.sort(key=lambda c: c.id)
-    yield from (Selection(c, _dial_index(c)) for c in fresh if callable_now(c))
+    yield from (pick(c) for c in fresh if callable_now(c))
     retries = [c for c in by_id.values() if c.state is ContactState.RETRY and _due(c, now)]
     retries.sort(key=lambda c: (c.next_eligible_at or now, c.id))
-    yield from (Selection(c, _dial_index(c)) for c in retries if callable_now(c))
+    yield from (pick(c) for c in retries if callable_now(c))
 
 
 def select_next(
@@ -220,9 +228,10 @@ def select_next(
     now: datetime,
     agent_id: int | None = None,
     rules: CampaignRules | None = None,
+    blocked: frozenset[str] = frozenset(),
 ) -> Selection | None:
     """The first of ``candidates``, or None when nothing is dialable now."""
-    return next(candidates(contacts, callbacks, now, agent_id, rules), None)
+    return next(candidates(contacts, callbacks, now, agent_id, rules, blocked), None)
 
 
 # -- after an attempt -------------------------------------------------------------------------
@@ -245,8 +254,31 @@ def next_state(
         dead = dead | {contact.number_index}
     after = replace(contact, attempts=contact.attempts + 1, result_counts=counts, dead_numbers=dead)
     if disposition is not None or callback_at is not None:
-        return after_disposition(after, disposition, now, rules, callback_at)
-    return _after_result(after, result, now, rules)
+        return _no_repeat(
+            after_disposition(after, disposition, now, rules, callback_at), result, now, rules
+        )
+    return _no_repeat(_after_result(after, result, now, rules), result, now, rules)
+
+
+def _no_repeat(
+    decision: Decision, result: CallResult, now: datetime, rules: CampaignRules
+) -> Decision:
+    """After an abandoned call, no redial before ``rules.abandon_no_repeat`` has passed."""
+    period = rules.abandon_no_repeat
+    if period is None or result is not CallResult.ABANDONED:
+        return decision
+    if decision.kind not in (DecisionKind.RETRY, DecisionKind.NEXT_NUMBER):
+        return decision
+    earliest = now + period
+    at = decision.contact.next_eligible_at
+    if at is not None and at >= earliest:
+        return decision
+    contact = replace(decision.contact, next_eligible_at=earliest)
+    return Decision(
+        decision.kind,
+        contact,
+        f"{decision.reason}; no repeat until {earliest:%Y-%m-%d %H:%M}Z after an abandoned call",
+    )
 
 
 def after_disposition(
@@ -299,6 +331,8 @@ def _after_result(
     rule = rules.retry.get(result)
     if rule is None and result in RETRY_WITHOUT_RULE:
         rule = RetryRule(rules.default_retry_delay, max_attempts=rules.max_attempts)
+    if rule is None and result is CallResult.ABANDONED and rules.abandon_no_repeat is not None:
+        rule = RetryRule(rules.abandon_no_repeat, max_attempts=rules.max_attempts)
     if rule is None:
         return _decide(DecisionKind.DONE, contact, None, None, f"{result.value} is final")
     count = contact.result_counts.get(result, 0)
@@ -348,16 +382,12 @@ def _live_indices(contact: Contact) -> list[int]:
     return [i for i in range(len(contact.numbers)) if i not in contact.dead_numbers]
 
 
-def _dial_index(contact: Contact) -> int:
-    live = _live_indices(contact)
-    return contact.number_index if contact.number_index in live else live[0]
+def _dialable_indices(contact: Contact, blocked: frozenset[str]) -> list[int]:
+    return [i for i in _live_indices(contact) if contact.numbers[i] not in blocked]
 
 
-def _zone(name: str | None, fallback: str) -> ZoneInfo:
-    for candidate in (name, fallback):
-        if candidate:
-            try:
-                return ZoneInfo(candidate)
-            except (ZoneInfoNotFoundError, ValueError):
-                continue
-    return ZoneInfo("UTC")
+def _dial_index(contact: Contact, blocked: frozenset[str] = frozenset()) -> int:
+    """The current number if dialable, else the next dialable one (wrapping to the first)."""
+    usable = _dialable_indices(contact, blocked)
+    later = [i for i in usable if i >= contact.number_index]
+    return later[0] if later else usable[0]

@@ -7,7 +7,13 @@ return:
 - ``dialer.db.campaigns``: campaigns from TOML definitions, rules, agents, contact imports;
 - ``dialer.db.repository``: claims, attempts and their events, dispositions, callbacks,
   summaries and crash recovery;
-- ``dialer.db.agents``: agent accounts (scrypt password hashes) and the state audit log.
+- ``dialer.db.agents``: agent accounts (scrypt password hashes) and the state audit log;
+- ``dialer.db.dnc``: Do-Not-Call lists (system and per campaign), CSV import/export;
+- ``dialer.db.gate``: the check just before dialing (DNC, calling hours, campaign status);
+- ``dialer.db.diagnosis``: "why isn't it dialing?";
+- ``dialer.db.ledger``: the compliance ledger (30-day abandon rate, ring and answer times);
+- ``dialer.db.exports``: attempts, dispositions, callbacks and agent statistics as CSV;
+- ``dialer.db.live``: the supervisor's live view computed from the tables.
 """
 
 from dialer.db.database import DEFAULT_URL, Database, open_database, upgrade

@@ -7,14 +7,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
-from typing import Any
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, cast
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dialer.campaign_config import CampaignConfig, parse_campaign
+from dialer.core.callbacks import CallbackFallback, CallbackPolicy
+from dialer.core.calling_hours import zones_key
 from dialer.core.campaign import CampaignStatus, DialMode
 from dialer.core.selection import (
     CallingHours,
@@ -87,6 +89,7 @@ def create_campaign(
             default_region=cfg.default_region,
             time_zone=cfg.time_zone,
             schedule=_schedule_json(cfg.calling_hours),
+            options=_options_json(cfg),
             created_at=now or datetime.now(UTC),
             dispositions=[
                 DispositionCode(
@@ -94,6 +97,7 @@ def create_campaign(
                     label=d.label,
                     final=d.final,
                     retry_delay_s=None if d.retry_delay is None else d.retry_delay.total_seconds(),
+                    dnc=d.dnc.value if d.dnc is not None else None,
                 )
                 for d in cfg.dispositions
             ],
@@ -133,6 +137,16 @@ def _schedule_json(hours: CallingHours | None) -> dict[str, Any] | None:
         "days": sorted(hours.days),
         "start": hours.start.isoformat("minutes"),
         "end": hours.end.isoformat("minutes"),
+        "holidays": sorted(d.isoformat() for d in hours.holidays),
+    }
+
+
+def _options_json(cfg: CampaignConfig) -> dict[str, Any]:
+    no_repeat = cfg.abandon_no_repeat
+    return {
+        "callback_fallback": cfg.callback_policy.fallback.value,
+        "callback_grace_s": cfg.callback_policy.grace.total_seconds(),
+        "abandon_no_repeat_s": None if no_repeat is None else no_repeat.total_seconds(),
     }
 
 
@@ -191,7 +205,10 @@ def load_rules(session: Session, campaign_id: int) -> CampaignRules:
             end=time.fromisoformat(c.schedule["end"]),
             days=frozenset(c.schedule["days"]),
             time_zone=c.time_zone,
+            holidays=frozenset(date.fromisoformat(d) for d in c.schedule.get("holidays", [])),
         )
+    options = c.options or {}
+    no_repeat = options.get("abandon_no_repeat_s")
     return CampaignRules(
         max_attempts=c.max_attempts,
         retry={
@@ -210,6 +227,11 @@ def load_rules(session: Session, campaign_id: int) -> CampaignRules:
         },
         default_retry_delay=timedelta(seconds=c.retry_delay_s),
         calling_hours=hours,
+        abandon_no_repeat=None if no_repeat is None else timedelta(seconds=no_repeat),
+        callbacks=CallbackPolicy(
+            CallbackFallback(options.get("callback_fallback", CallbackFallback.CAMPAIGN.value)),
+            timedelta(seconds=options.get("callback_grace_s", 0)),
+        ),
     )
 
 
@@ -331,13 +353,13 @@ def _insert_chunk(
             "result_counts": {},
             "fields": dict(c.fields),
             "time_zone": c.time_zone,
+            "zones": zones_key(c.zones or ((c.time_zone,) if c.time_zone else ())),
             "source_line": c.line,
             "created_at": created,
         }
         for c in chunk
     ]
-    stmt = insert(Contact).returning(Contact.id, sort_by_parameter_order=True)
-    ids = list(session.scalars(stmt, rows))
+    ids = _insert_returning_ids(session, rows)
     numbers = [
         {
             "contact_id": cid,
@@ -350,5 +372,47 @@ def _insert_chunk(
         for pos, e164 in enumerate(c.numbers)
     ]
     if numbers:
-        session.execute(insert(ContactNumber), numbers)
+        _bulk_insert(session, cast(Table, ContactNumber.__table__), numbers)
     return ids
+
+
+def _insert_returning_ids(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert contact rows; their ids in order.
+
+    On SQLite one executemany without RETURNING, then the ids from the table: the transaction
+    holds SQLite's single write lock from its first insert, so the chunk's rowids are the
+    ``len(rows)`` largest, in order (checked). SQLite with RETURNING would insert row by row.
+    Elsewhere, INSERT ... RETURNING in parameter order.
+    """
+    if not rows:
+        return []
+    if session.get_bind().dialect.name != "sqlite":
+        stmt = insert(Contact).returning(Contact.id, sort_by_parameter_order=True)
+        return list(session.scalars(stmt, rows))
+    _bulk_insert(session, cast(Table, Contact.__table__), rows)
+    last = session.scalar(select(func.max(Contact.id))) or 0
+    ids = list(range(last - len(rows) + 1, last + 1))
+    got = session.execute(
+        select(Contact.source_line).where(Contact.id.between(ids[0], last)).order_by(Contact.id)
+    )
+    if [line for (line,) in got] != [r["source_line"] for r in rows]:
+        raise RuntimeError("contact ids were not allocated contiguously; import rolled back")
+    return ids
+
+
+def _bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """executemany of ``rows`` (dicts with the same keys), each value through its column's
+    bind processor (enums, JSON, UTC datetimes) but without per-row statement compilation."""
+    if session.get_bind().dialect.name != "sqlite":
+        session.execute(insert(table), rows)
+        return
+    conn = session.connection()
+    names = list(rows[0])
+    procs = [table.c[n].type.bind_processor(conn.dialect) for n in names]
+    columns = ", ".join(names)
+    marks = ", ".join("?" for _ in names)
+    params = [
+        tuple(row[n] if p is None else p(row[n]) for n, p in zip(names, procs, strict=True))
+        for row in rows
+    ]
+    conn.exec_driver_sql(f"INSERT INTO {table.name} ({columns}) VALUES ({marks})", params)

@@ -31,6 +31,7 @@ from sqlalchemy.types import TypeDecorator
 
 from dialer.core.agent_state import AgentState
 from dialer.core.campaign import CampaignStatus, DialMode
+from dialer.core.dnc import DncSource
 from dialer.core.results import AttemptPhase, CallResult, HangupSide
 from dialer.core.selection import ContactState
 
@@ -120,6 +121,8 @@ class Campaign(Base):
     default_region: Mapped[str] = mapped_column(String(2))
     time_zone: Mapped[str] = mapped_column(String(64))
     schedule: Mapped[dict[str, Any] | None]
+    # Callback fallback and the no-repeat period after an abandoned call (migration 0002).
+    options: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime]
 
     dispositions: Mapped[list[DispositionCode]] = relationship(
@@ -140,6 +143,8 @@ class DispositionCode(Base):
     label: Mapped[str] = mapped_column(String(200))
     final: Mapped[bool]
     retry_delay_s: Mapped[float | None]
+    # "campaign" or "system": this code puts the dialed number on that Do-Not-Call list.
+    dnc: Mapped[str | None] = mapped_column(String(16))
 
 
 class RetryRuleRow(Base):
@@ -159,7 +164,14 @@ class Contact(Base):
     """A contact of a campaign: custom fields, time zone, attempts, where it is in the list."""
 
     __tablename__ = "contacts"
-    __table_args__ = (Index("ix_contacts_selection", "campaign_id", "state", "next_eligible_at"),)
+    __table_args__ = (
+        Index("ix_contacts_selection", "campaign_id", "state", "next_eligible_at"),
+        # Fresh contacts in id order: selection stops after a few rows instead of sorting
+        # every new contact of the campaign (migration 0002).
+        Index("ix_contacts_fresh", "campaign_id", "state", "id"),
+        # The distinct zone sets of a campaign's dialable contacts, read from the index alone.
+        Index("ix_contacts_zones", "campaign_id", "state", "zones"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
     state: Mapped[ContactState] = mapped_column(enum_type(ContactState))
@@ -168,6 +180,8 @@ class Contact(Base):
     result_counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
     next_eligible_at: Mapped[datetime | None]
     time_zone: Mapped[str | None] = mapped_column(String(64))
+    # Every zone calling hours must respect, "|"-separated ("" = time_zone, else the campaign's).
+    zones: Mapped[str] = mapped_column(Text, default="", server_default="")
     fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
     last_result: Mapped[CallResult | None] = mapped_column(enum_type(CallResult))
     reserved_from: Mapped[ContactState | None] = mapped_column(enum_type(ContactState))
@@ -271,6 +285,27 @@ class Callback(Base):
     note: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
     created_at: Mapped[datetime]
+    # A personal callback handed to the campaign because its agent was away (no foreign key:
+    # added by migration 0002, and SQLite cannot add one without rebuilding the table).
+    handed_over_from: Mapped[int | None]
+    handed_over_at: Mapped[datetime | None]
+
+
+class DncEntry(Base):
+    """A number on a Do-Not-Call list: the system's (``campaign_id`` None) or a campaign's."""
+
+    __tablename__ = "dnc_numbers"
+    __table_args__ = (Index("ix_dnc_numbers_e164", "e164", "campaign_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    e164: Mapped[str] = mapped_column(String(16))
+    source: Mapped[DncSource] = mapped_column(enum_type(DncSource))
+    reason: Mapped[str | None] = mapped_column(Text)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    attempt_id: Mapped[int | None] = mapped_column(
+        ForeignKey("call_attempts.id", ondelete="SET NULL")
+    )
+    added_at: Mapped[datetime]
 
 
 class AgentStateLog(Base):

@@ -28,11 +28,24 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, Select, false, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    Select,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.orm import Session, aliased
 
 from dialer.core import selection as rules_mod
 from dialer.core.agent_state import AgentState
+from dialer.core.callbacks import handovers
+from dialer.core.calling_hours import effective_zones, zones_from_key
+from dialer.core.dnc import DncScope, DncSource
 from dialer.core.results import AttemptPhase, CallFacts, CallResult
 from dialer.core.selection import ContactState, Decision
 from dialer.core.timeutil import require_aware
@@ -47,6 +60,7 @@ from dialer.db.models import (
     ContactNumber,
     Disposition,
     DispositionCode,
+    DncEntry,
 )
 from dialer.db.reports import CampaignSummary as CampaignSummary  # re-exported
 from dialer.db.reports import attempt_rows as attempt_rows
@@ -162,16 +176,19 @@ def claim_next_contact(
     """Reserve the next dialable contact of the campaign (for ``agent_id`` if known).
 
     Order and eligibility come from ``dialer.core.selection``: due callbacks first (personal
-    ones only for their agent), then new contacts, then due retries, inside calling hours.
-    None when nothing is dialable now. The reservation is committed before returning.
+    ones only for their agent), then new contacts, then due retries, inside calling hours in
+    every zone of the contact, on the first number that is not on a Do-Not-Call list (the
+    system's or the campaign's); a contact whose numbers are all listed is skipped. None when
+    nothing is dialable now. The reservation is committed before returning.
     """
     require_aware(now)
     for _ in range(CLAIM_ROUNDS):
         with db.session() as session:
             rules = load_rules(session, campaign_id)
             contacts, callbacks = _load_candidates(session, campaign_id, now, agent_id, rules)
+            blocked = listed_numbers(session, campaign_id, {n for c in contacts for n in c.numbers})
             raced = False
-            for choice in rules_mod.candidates(contacts, callbacks, now, agent_id, rules):
+            for choice in rules_mod.candidates(contacts, callbacks, now, agent_id, rules, blocked):
                 claim = _try_claim(session, campaign_id, choice, now, agent_id)
                 if claim is not None:
                     session.commit()
@@ -189,7 +206,14 @@ def _load_candidates(
     agent_id: int | None,
     rules: rules_mod.CampaignRules,
 ) -> tuple[list[rules_mod.Contact], list[rules_mod.Callback]]:
-    in_hours = _zone_filter(session, campaign_id, now, rules)
+    zone_filter = _zone_filter(session, campaign_id, now, rules)
+    if zone_filter is None:
+        return [], []  # no contact of the campaign is inside calling hours now
+    has_number = _has_unlisted_number(campaign_id)
+
+    def in_hours(query: Select[Any]) -> Select[Any]:
+        return zone_filter(query).where(has_number)
+
     due_cb = (
         select(Callback)
         .join(Contact, Contact.id == Callback.contact_id)
@@ -230,25 +254,60 @@ def _load_candidates(
 
 def _zone_filter(
     session: Session, campaign_id: int, now: datetime, rules: rules_mod.CampaignRules
-) -> Callable[[Select[Any]], Select[Any]]:
-    """A function adding "the contact's local time is inside calling hours" to a query."""
+) -> Callable[[Select[Any]], Select[Any]] | None:
+    """A function adding "inside calling hours in every zone of the contact" to a query, or
+    None when no contact of the campaign is inside calling hours.
+
+    The zones are read per distinct ``contacts.zones`` value ("" = the campaign's zone), so the
+    rule is evaluated once per zone combination, not per contact.
+    """
     hours = rules.calling_hours
     if hours is None:
         return lambda query: query
-    zones = session.scalars(
-        select(Contact.time_zone)
+    keys = session.scalars(
+        select(Contact.zones)
         .where(Contact.campaign_id == campaign_id, Contact.state.in_(_DIALABLE))
         .distinct()
     )
-    allowed = [z for z in zones if z is not None and hours.allows(now, z)]
-    condition: ColumnElement[bool] = Contact.time_zone.in_(allowed)
-    if hours.allows(now, None):
-        condition = or_(condition, Contact.time_zone.is_(None))
+    allowed = [
+        key
+        for key in keys
+        if hours.allows_zones(now, effective_zones(zones_from_key(key), None, hours.time_zone))
+    ]
+    if not allowed:
+        return None
+    condition: ColumnElement[bool] = Contact.zones.in_(allowed)
 
     def add(query: Select[Any]) -> Select[Any]:
         return query.where(condition)
 
     return add
+
+
+def _has_unlisted_number(campaign_id: int) -> ColumnElement[bool]:
+    """SQL: the contact has a live number on neither the system's nor the campaign's DNC list."""
+    number = aliased(ContactNumber)
+    listed = exists().where(
+        DncEntry.e164 == number.e164,
+        or_(DncEntry.campaign_id.is_(None), DncEntry.campaign_id == campaign_id),
+    )
+    return exists().where(number.contact_id == Contact.id, number.dead == false(), ~listed)
+
+
+def listed_numbers(session: Session, campaign_id: int, numbers: Iterable[str]) -> frozenset[str]:
+    """Which of ``numbers`` are on the system's or the campaign's Do-Not-Call list."""
+    wanted = sorted(set(numbers))
+    found: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        found.update(
+            session.scalars(
+                select(DncEntry.e164).where(
+                    DncEntry.e164.in_(wanted[start : start + 500]),
+                    or_(DncEntry.campaign_id.is_(None), DncEntry.campaign_id == campaign_id),
+                )
+            )
+        )
+    return frozenset(found)
 
 
 def _numbers_of(session: Session, rows: Iterable[Contact]) -> dict[int, list[ContactNumber]]:
@@ -277,6 +336,7 @@ def _pure_contact(row: Contact, numbers: Sequence[ContactNumber]) -> rules_mod.C
         dead_numbers=frozenset(n.position for n in numbers if n.dead),
         next_eligible_at=row.next_eligible_at,
         time_zone=row.time_zone,
+        zones=zones_from_key(row.zones),
     )
 
 
@@ -601,6 +661,8 @@ def save_disposition(
             saved_at=now,
         )
         session.add(disposition)
+        if code_row.dnc is not None:
+            _mark_dnc(session, attempt, DncScope(code_row.dnc), who, code, now)
         detail = {"code": code, "callback_id": disposition.callback_id}
         session.add(
             AttemptEvent(
@@ -612,6 +674,39 @@ def save_disposition(
             outcome = _redecide(session, attempt, code, now, callback_at)
         session.commit()
         return DispositionOutcome(disposition.id, disposition.callback_id, outcome)
+
+
+def _mark_dnc(
+    session: Session,
+    attempt: CallAttempt,
+    scope: DncScope,
+    agent_id: int | None,
+    code: str,
+    now: datetime,
+) -> None:
+    """An agent's disposition puts the dialed number on a Do-Not-Call list (once)."""
+    campaign_id = attempt.campaign_id if scope is DncScope.CAMPAIGN else None
+    where = (
+        DncEntry.campaign_id.is_(None)
+        if campaign_id is None
+        else (DncEntry.campaign_id == campaign_id)
+    )
+    listed = session.scalars(
+        select(DncEntry.id).where(DncEntry.e164 == attempt.number, where)
+    ).first()
+    if listed is not None:
+        return
+    session.add(
+        DncEntry(
+            campaign_id=campaign_id,
+            e164=attempt.number,
+            source=DncSource.AGENT,
+            reason=f"disposition {code}",
+            agent_id=agent_id,
+            attempt_id=attempt.id,
+            added_at=now,
+        )
+    )
 
 
 def _new_callback(
@@ -670,6 +765,37 @@ def _redecide(
     return _store_decision(session, row, numbers, decision, None)
 
 
+def hand_over_personal_callbacks(
+    db: Database, campaign_id: int, now: datetime, logged_in: Iterable[int]
+) -> list[int]:
+    """Give due personal callbacks whose agent is away to any agent, by the campaign's policy.
+
+    ``logged_in``: ids of the agents logged in now. Applies ``dialer.core.callbacks`` (fallback
+    ``campaign`` after ``fallback_after``; ``wait`` never hands over); a handed-over callback
+    keeps who it was for in ``handed_over_from``. Returns the ids handed over (committed).
+    Call it before claiming (each pacing tick is fine: it is one indexed query).
+    """
+    require_aware(now)
+    agents = frozenset(logged_in)
+    with db.session() as session:
+        policy = load_rules(session, campaign_id).callbacks
+        due = session.execute(
+            select(Callback.id, Callback.due_at, Callback.agent_id).where(
+                Callback.campaign_id == campaign_id,
+                Callback.done == false(),
+                Callback.agent_id.is_not(None),
+                Callback.due_at <= now,
+            )
+        )
+        ids = handovers(((i, d, a) for i, d, a in due), now, agents, policy)
+        for callback in session.scalars(select(Callback).where(Callback.id.in_(ids))):
+            callback.handed_over_from = callback.agent_id
+            callback.handed_over_at = now
+            callback.agent_id = None
+        session.commit()
+        return ids
+
+
 # -- contacts as agents see them ----------------------------------------------------------
 
 
@@ -716,8 +842,9 @@ def settle_without_disposition(db: Database, attempt_id: int, now: datetime, not
         if row is None or row.in_flight_attempt_id != attempt_id:
             return False
         held.note = note
-        session.add(AttemptEvent(attempt_id=held.id, phase=AttemptPhase.NOTE, at=now,
-                                 detail={"note": note}))
+        session.add(
+            AttemptEvent(attempt_id=held.id, phase=AttemptPhase.NOTE, at=now, detail={"note": note})
+        )
         _decide_after_attempt(session, held, now)
         session.commit()
     return True

@@ -31,6 +31,7 @@ from dialer.ari import AriClient, AriError
 from dialer.core import agent_state as st
 from dialer.core.campaign import CampaignStatus, DialMode
 from dialer.core.results import AttemptPhase, CallFacts, CallResult, DialStatus, classify
+from dialer.db import gate
 from dialer.db import repository as repo
 from dialer.db.agents import AgentInfo, log_agent_transition
 from dialer.db.campaigns import CampaignInfo, get_campaign, list_campaigns
@@ -383,6 +384,12 @@ class Engine:
             if self.clock() - last_refresh >= 1.0:
                 last_refresh = self.clock()
                 self.refresh_campaigns()
+                logged_in = list(self.agents)
+                for cid in list(self.campaigns):
+                    try:
+                        repo.hand_over_personal_callbacks(self.db, cid, utcnow(), logged_in)
+                    except Exception:
+                        log.exception("callback hand-over for campaign %s", cid)
             for run in list(self.campaigns.values()):
                 try:
                     await self._pace(run)
@@ -399,8 +406,7 @@ class Engine:
             # while the agent keeps its voice channel)
             dialed = 0
             while (agent := self._free_agent(run.info.id)) is not None:
-                got = repo.claim_and_create_attempt(self.db, run.info.id, utcnow(),
-                                                    agent.info.id)
+                got = gate.claim_for_dialing(self.db, run.info.id, utcnow(), agent.info.id)
                 if got is None:
                     run.exhausted_at = run.exhausted_at or self.clock()
                     run.last_decision = (f"progressive: {dialed} dialed; a ready agent waits, "
@@ -416,7 +422,7 @@ class Engine:
             decision = run.pacer.decide(self._snapshot(run), self.clock())
             run.last_decision = decision.as_log()
             for _ in range(decision.launch):
-                got = repo.claim_and_create_attempt(self.db, run.info.id, utcnow())
+                got = gate.claim_for_dialing(self.db, run.info.id, utcnow())
                 if got is None:
                     run.exhausted_at = run.exhausted_at or self.clock()
                     return
@@ -555,6 +561,14 @@ class Engine:
         run = self.campaigns.get(claim.campaign_id)
         if run is None:
             raise repo.RepositoryError("the campaign is no longer running")
+        verdict = gate.check_claim(self.db, claim, utcnow())
+        if not verdict.allowed:
+            # checked again just before dialing: DNC or calling hours may have changed
+            gate.refuse_claim(self.db, claim, utcnow(), verdict)
+            s.preview = None
+            self._apply(s, st.ReservationReleased(f"preview-{contact_id}"))
+            raise repo.RepositoryError(f"{claim.number} cannot be dialed now: "
+                                       f"{verdict.reason}")
         attempt_id = repo.create_attempt(self.db, claim, utcnow(), agent_id=s.info.id)
         s.preview = None
         await self._dial(run, s, claim, attempt_id)
@@ -624,6 +638,8 @@ class Engine:
             return
         call.abandoned = True
         call.queued = False
+        repo.record_attempt_event(self.db, attempt_id, AttemptPhase.ANSWERED,
+                                  utcnow() - timedelta(seconds=self.clock() - answered_at))
         self._observe(call.campaign_id, pc.CallAbandoned(attempt_id,
                                                          self.clock() - answered_at))
         repo.record_attempt_event(self.db, attempt_id, AttemptPhase.SAFE_HARBOR, utcnow())
@@ -639,6 +655,9 @@ class Engine:
         facts = CallFacts(sip_code=end.tech_cause, hangup_cause=end.cause, dial_status=dial,
                           answered=end.answered, agent_bridged=call.connected,
                           safe_harbor_played=call.abandoned)
+        if end.answered and not call.connected and not call.abandoned and end.answered_at:
+            repo.record_attempt_event(self.db, end.attempt_id, AttemptPhase.ANSWERED,
+                                      utcnow() - timedelta(seconds=end.ended_at - end.answered_at))
         result = classify(facts)
         if not end.answered:
             reason = (pc.FailReason.NO_ANSWER if result in (CallResult.NO_ANSWER,

@@ -192,3 +192,88 @@ def test_demo_list_follows_the_carrier_plan() -> None:
     counts = {b: sum(1 for p, _ in behaviours if p == b) for b, _ in behaviours}
     assert counts["answer"] > 15
     assert {"busy", "no_answer", "reject", "invalid", "congestion", "machine"} <= set(counts)
+
+
+# -- zones, header mapping, chained numbers, progress, parallel checking --------------------
+
+
+def test_zones_from_the_explicit_column_else_address_and_numbers() -> None:
+    parsed = parse(
+        "name,phone,mobile,state,zip,tz\n"
+        "explicit,2122000212,,TX,79901,America/Denver\n"
+        "state,2122000310,,TX,,\n"
+        "zip,2122000408,,,94105,\n"
+        "numbers,2122000215,3105550101,,,\n"
+        "tollfree,8005550199,,,,\n"
+    )
+    assert parsed.ok, parsed.errors
+    zones = {c.fields["name"]: c.zones for c in parsed.contacts}
+    assert zones["explicit"] == ("America/Denver",)
+    # The state spans Central and Mountain, the number says New York: all three are kept.
+    assert zones["state"] == ("America/Chicago", "America/Denver", "America/New_York")
+    assert zones["zip"] == ("America/Los_Angeles", "America/New_York")
+    assert zones["numbers"] == ("America/Los_Angeles", "America/New_York")
+    assert zones["tollfree"] == ()  # a toll-free number is nowhere; the campaign's zone applies
+    shown = {c.fields["name"]: c.time_zone for c in parsed.contacts}
+    assert shown == {
+        "explicit": "America/Denver",
+        "state": "America/New_York",
+        "zip": "America/New_York",
+        "numbers": "America/New_York",
+        "tollfree": None,
+    }
+    assert parsed.contacts[0].fields["state"] == "TX"  # address columns stay custom fields
+
+
+def test_header_mapping_renames_and_leaves_out() -> None:
+    parsed = parse(
+        "Cust Name,Fax,Phone\nAda,+12125550000,2122000212\n",
+        field_map={"Cust Name": "name", "Fax": ""},
+    )
+    assert parsed.contacts[0].fields == {"name": "Ada"}
+    assert parsed.field_columns == ("name",)
+    with pytest.raises(ListError, match="the field mapping names no column Nope"):
+        parse("name,phone\nx,2122000212\n", field_map={"Nope": "x"})
+    with pytest.raises(ListError, match="two columns map to the field name"):
+        parse("a,b,phone\nx,y,2122000212\n", field_map={"a": "name", "b": "name"})
+
+
+def test_chained_numbers_keep_the_column_order_and_a_repeat_names_its_column() -> None:
+    parsed = parse(
+        "name,mobile,home\na,2122000212,2122000310\nb,,2122000408\nc,2122000215,2122000310\n",
+        phone_columns=["home", "mobile"],
+    )
+    assert parsed.contacts[0].numbers == ("+12122000310", "+12122000212")
+    assert parsed.contacts[1].numbers == ("+12122000408",)
+    assert errors(parsed) == [(4, "home: +12122000310 repeats line 2")]
+
+
+def _big(rows: int, bad_every: int = 0) -> bytes:
+    lines = ["name;phone;mobile"]
+    for i in range(rows):
+        phone = f"(212) {200 + i // 10000:03d}-{i % 10000:04d}"
+        mobile = f"+1 310 {300 + i // 10000:03d} {i % 10000:04d}"
+        if bad_every and i % bad_every == bad_every - 1:
+            phone = "12"
+        lines.append(f'"Name {i}";{phone};{mobile}')
+    lines.append("dup;(212) 200-0001;")  # repeats the second row, in the last chunk
+    return ("\n".join(lines) + "\n").encode("latin-1")
+
+
+def test_large_lists_report_progress_and_repeats_across_chunks() -> None:
+    data = _big(11_000, bad_every=4999)
+    calls: list[tuple[int, int]] = []
+    one = parse_list(data, progress=lambda done, total: calls.append((done, total)))
+    assert [e.line for e in one.errors] == [5000, 9999, 11002]
+    assert one.errors[-1].reason == "phone: +12122000001 repeats line 3"
+    assert len(one.contacts) == 11_000 - 2
+    assert calls == [(5001, 11_002), (10_001, 11_002), (11_002, 11_002)]
+
+
+def test_accented_phone_headers() -> None:
+    parsed = parse(
+        "Nom;Téléphone;Mobile\nDupont;01 42 68 53 00;06 12 34 56 78\n", default_region="FR"
+    )
+    assert parsed.phone_columns == ("Téléphone", "Mobile")
+    assert parsed.contacts[0].numbers == ("+33142685300", "+33612345678")
+    assert parsed.contacts[0].zones == ("Europe/Paris",)

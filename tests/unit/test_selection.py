@@ -181,3 +181,61 @@ def test_after_disposition_does_not_count_an_attempt() -> None:
 def test_naive_times_are_refused() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         select_next([contact(1)], [], datetime(2026, 3, 2, 10))
+
+
+# -- Do-Not-Call, no-repeat, callback fallback ------------------------------------------------
+
+
+def test_listed_numbers_are_skipped_and_the_chain_goes_on() -> None:
+    two = contact(1, "+12122000001", "+12122000002")
+    one = contact(2, "+12122000003")
+    blocked = frozenset({"+12122000001", "+12122000003"})
+    picked = list(candidates([two, one], [], T0, rules=RULES, blocked=blocked))
+    assert [(s.contact.id, s.number) for s in picked] == [(1, "+12122000002")]
+    # Taking a number off the list makes it dialable again (it was never marked dead).
+    assert select_next([two], [], T0, rules=RULES) == Selection(two, 0)
+
+
+def test_no_repeat_after_an_abandoned_call() -> None:
+    rules = CampaignRules(max_attempts=4, abandon_no_repeat=72 * 60 * MIN)
+    d = next_state(contact(1), R.ABANDONED, T0, rules)
+    assert d.kind is DecisionKind.RETRY
+    assert d.contact.next_eligible_at == T0 + 72 * 60 * MIN
+    assert "no repeat" not in d.reason  # the rule itself waits that long
+    with_rule = CampaignRules(
+        max_attempts=4,
+        abandon_no_repeat=72 * 60 * MIN,
+        retry={R.ABANDONED: RetryRule(interval=5 * MIN)},
+        dispositions=RULES.dispositions,
+    )
+    d = next_state(contact(1), R.ABANDONED, T0, with_rule)
+    assert d.contact.next_eligible_at == T0 + 72 * 60 * MIN
+    assert "no repeat until" in d.reason
+    assert next_state(contact(1), R.ABANDONED, T0, CampaignRules()).kind is DecisionKind.DONE
+
+
+def test_personal_callback_routing() -> None:
+    from dialer.core.callbacks import (
+        CallbackFallback,
+        CallbackPolicy,
+        Route,
+        handovers,
+        route_callback,
+    )
+
+    due = T0
+    policy = CallbackPolicy(CallbackFallback.CAMPAIGN, 10 * MIN)
+
+    def route(now: datetime, agent: int | None, logged_in: set[int]) -> Route:
+        return route_callback(due, agent, now, logged_in, policy).route
+
+    assert route(T0 - MIN, 7, set()) is Route.NOT_DUE
+    assert route(T0, None, set()) is Route.ANY_AGENT
+    assert route(T0, 7, {7}) is Route.ITS_AGENT
+    waiting = route_callback(due, 7, T0 + MIN, set(), policy)
+    assert (waiting.route, waiting.until) == (Route.WAITING_FOR_AGENT, T0 + 10 * MIN)
+    assert route(T0 + 10 * MIN, 7, {8}) is Route.HAND_OVER
+    wait = CallbackPolicy(CallbackFallback.WAIT)
+    assert route_callback(due, 7, T0 + 600 * MIN, set(), wait).route is Route.WAITING_FOR_AGENT
+    cbs = [(1, T0, 7), (2, T0, None), (3, T0 + MIN, 7), (4, T0, 8)]
+    assert handovers(cbs, T0 + 10 * MIN, {8}, policy) == [1]
