@@ -102,9 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
     from dialer import admin
 
     admin.add_parsers(sub)
-    from dialer import compliance_cli
+    from dialer import compliance_cli, trunk_cli
 
     compliance_cli.add_parsers(sub)
+    trunk_cli.add_parsers(sub)
     return parser
 
 
@@ -120,8 +121,10 @@ def main(argv: list[str] | None = None) -> int:
             from dialer.demo import main as demo_main
 
             return demo_main(settings, args.campaign, args.contacts)
-        from dialer import compliance_cli
+        from dialer import compliance_cli, trunk_cli
 
+        if args.command in trunk_cli.COMMANDS:
+            return trunk_cli.run(settings, args) or 0
         result = compliance_cli.run(settings, args)   # prints its own errors, returns 2
         if result is not None:
             return result

@@ -1,9 +1,10 @@
 """`dialer demo`: the whole product on one machine, end to end.
 
 Brings the PBX and the simulated carrier up, makes a fresh demo database (three agents, the demo
-campaign of config/campaigns/demo.toml and the list config/lists/demo.csv), starts a real SIP phone
-per agent (auto-answering baresip), the dialer service and three scripted agents on the agent
-link, runs the progressive campaign to its end and prints the summary read back from the database.
+campaign of config/campaigns/demo.toml and the list config/lists/demo.csv), starts a real SIP
+phone per agent (the softphone in headless mode, auto-answering), the dialer service and three
+scripted agents on the agent link, runs the progressive campaign to its end and prints the
+summary read back from the database.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from dialer.db.campaigns import create_campaign, import_contacts, set_campaign_s
 from dialer.db.database import open_database
 from dialer.lists import read_list
 from dialer.pbx import backend
-from dialer.phones import start_phones
+from dialer.phones import start_softphones
 from dialer.service.client import scripted_agent
 from dialer.service.engine import Engine
 from dialer.service.link import LinkServer
@@ -66,8 +67,8 @@ async def run_demo(settings: Settings, campaign_file: Path, list_file: Path,
     import_contacts(db, cid, parsed)
     say(f"database {db_path}: campaign {cfg.name!r} ({cfg.mode.value}), "
         f"{len(parsed.contacts)} contacts, agents {', '.join(f'agent{s}' for s in SEATS)}")
-    phones = start_phones(settings, list(SEATS), settings.runtime_dir / "demo-phones")
-    say(f"{len(phones)} SIP phones registered (baresip, auto-answer)")
+    phones = start_softphones(settings, list(SEATS), settings.runtime_dir / "demo-phones")
+    say(f"{len(SEATS)} agents' softphones registered (headless, auto-answer)")
     port = settings.service.link_port
     try:
         async with AriClient.from_settings(settings.pbx) as ari:
@@ -119,8 +120,7 @@ async def run_demo(settings: Settings, campaign_file: Path, list_file: Path,
                 say(f"answer-to-agent: p50 {1000 * lat[len(lat) // 2]:.1f} ms, "
                     f"max {1000 * lat[-1]:.1f} ms over {len(lat)} calls")
     finally:
-        for phone in phones:
-            phone.stop()
+        phones.stop()
     print()
     print(f"Campaign {cfg.name!r} finished in {time.monotonic() - started:.0f} s "
           f"(from the database {db_path}):")

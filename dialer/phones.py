@@ -1,16 +1,20 @@
-"""Auto-answering SIP phones for scripted agents: one real baresip process per agent seat.
+"""Auto-answering SIP phones for scripted agents.
 
-Used by the demo and the integration tests as "any standard SIP phone set to auto-answer": each
-phone registers to the PBX with digest auth, answers the dialer's agent-session call at once,
-sends a sine tone as the agent's voice and writes what it hears to `heard.wav` in its directory.
-(The softphone's headless mode is the project's own; baresip proves the dialer needs nothing
-special from the phone.)
+Two kinds, both real SIP user agents that register to the PBX with digest auth, answer the
+dialer's agent-session call at once and send a tone as the agent's voice:
+
+- `start_softphones`: the project's own softphone in headless mode (`python -m softphone
+  --headless`, up to 7 agents per process), used by the demo;
+- `start_phones`: one baresip process per seat, used by the integration tests as "any standard
+  SIP phone set to auto-answer" (it writes what it hears to `heard.wav` in its directory).
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,3 +100,66 @@ def start_phones(settings: Settings, seats: list[int], base: Path, tone_hz: int 
             phone.stop()
         raise
     return phones
+
+
+@dataclass
+class Softphones:
+    """Headless softphone processes; `stop()` ends them (SIGTERM, they unregister)."""
+
+    processes: list[subprocess.Popen[bytes]]
+    logs: list[Path]
+
+    def stop(self) -> None:
+        for proc in self.processes:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.processes:
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+
+
+def start_softphones(settings: Settings, seats: list[int], base: Path, tone_hz: int = 440,
+                     timeout: float = 15.0) -> Softphones:
+    """Start headless softphones for `seats` (7 per process); returns once all registered."""
+    base.mkdir(parents=True, exist_ok=True)
+    registrar = f"{settings.pbx.bind}:{settings.pbx.sip_port}"
+    phones = Softphones([], [])
+    try:
+        for i in range(0, len(seats), 7):
+            group = seats[i:i + 7]
+            log = base / f"softphone-{group[0]}.jsonl"
+            cmd = [sys.executable, "-m", "softphone", "--headless", "--json",
+                   "--registrar", registrar, "--voice", f"tone:{tone_hz}",
+                   "--password-prefix", settings.agents.sip_password_prefix]
+            for seat in group:
+                cmd += ["--agent", str(seat)]
+            with log.open("wb") as out:
+                phones.processes.append(subprocess.Popen(
+                    cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT))
+            phones.logs.append(log)
+        want = {f"agent{seat}" for seat in seats}
+        deadline = time.monotonic() + timeout
+        while True:
+            registered = set()
+            for log in phones.logs:
+                for line in log.read_text(errors="replace").splitlines():
+                    try:
+                        ev = json.loads(line)
+                    except ValueError:
+                        continue
+                    if ev.get("event") == "registration registered":
+                        registered.add(ev.get("agent"))
+            if want <= registered:
+                return phones
+            dead = [p for p in phones.processes if p.poll() is not None]
+            if dead or time.monotonic() > deadline:
+                tails = "\n".join(log.read_text(errors="replace")[-300:] for log in phones.logs)
+                raise PbxError(f"softphones did not register ({sorted(want - registered)}):"
+                               f"\n{tails}")
+            time.sleep(0.1)
+    except BaseException:
+        phones.stop()
+        raise

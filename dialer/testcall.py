@@ -70,8 +70,9 @@ class TestCallResult:
 
 
 async def place_test_call(settings: Settings, number: str, ring_timeout: float = 30.0,
-                          talk: float = 3.0, app: str = "opendialer-testcall") -> TestCallResult:
-    """Dial `number` through the carrier trunk and return what happened."""
+                          talk: float = 3.0, app: str = "opendialer-testcall",
+                          trunk: str = "carrier") -> TestCallResult:
+    """Dial `number` through `trunk` (a PJSIP trunk endpoint) and return what happened."""
     channel_id = f"test-{uuid.uuid4().hex[:12]}"
     placed_at = time.time()
     result = TestCallResult(number, channel_id)
@@ -93,13 +94,14 @@ async def place_test_call(settings: Settings, number: str, ring_timeout: float =
             return (time.monotonic() - started) * 1000
 
         try:
-            await ari.post("channels", endpoint=f"PJSIP/{number}@carrier", app=app,
+            await ari.post("channels", endpoint=f"PJSIP/{number}@{trunk}", app=app,
                            channelId=channel_id, timeout=int(ring_timeout),
                            callerId="opendialer test <+15550100000>")
             talk_deadline: float | None = None
             recording = f"{channel_id}-heard"
             bridge_id = f"{channel_id}-bridge"
             snoop_id = f"{channel_id}-snoop"
+            recording_done = False
             while True:
                 wait = None if talk_deadline is None else max(0.0, talk_deadline - time.monotonic())
                 try:
@@ -117,6 +119,8 @@ async def place_test_call(settings: Settings, number: str, ring_timeout: float =
                     continue
                 subject = ev.get("channel", ev.get("peer", {})).get("id")
                 kind = ev["type"]
+                if kind == "RecordingFinished" and ev.get("recording", {}).get("name") == recording:
+                    recording_done = True
                 if subject == snoop_id and kind == "StasisStart":
                     # the snoop channel hears what the customer sends (a channel in a bridge
                     # cannot be recorded itself)
@@ -154,7 +158,8 @@ async def place_test_call(settings: Settings, number: str, ring_timeout: float =
                         break
                     # the snoop channel's recording is complete once RecordingFinished arrives
                     talk_deadline = None
-                    await _wait_event(events, "RecordingFinished", recording, 5.0)
+                    if not recording_done:
+                        await _wait_event(events, "RecordingFinished", recording, 5.0)
                     break
         finally:
             with contextlib.suppress(AriError):

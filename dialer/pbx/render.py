@@ -2,8 +2,9 @@
 
 `config/asterisk/` (PBX) and `config/carrier/` (simulated carrier) hold plain Asterisk files with
 `@@NAME@@` placeholders (Asterisk's own `${...}` stays untouched). Rendering fills them from the
-settings and writes the agent seats' endpoints into `pjsip_agents.conf`. Both back ends (Docker and
-the Docker-less chroot) mount the rendered trees at `/opendialer/etc/{pbx,carrier}`.
+settings and writes the agent seats' endpoints into `pjsip_agents.conf` and the trunks of
+`config/trunks.toml` (`dialer.trunks`) into `pjsip_trunks.conf`. Both back ends (Docker and the
+Docker-less chroot) mount the rendered trees at `/opendialer/etc/{pbx,carrier}`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import shutil
 from pathlib import Path
 
 from dialer.settings import REPO_ROOT, Settings
+from dialer.trunks import Trunk, load_trunks, pjsip_conf, trunks_path
 
 PLACEHOLDER = re.compile(r"@@([A-Z_]+)@@")
 INSTANCES = {"pbx": REPO_ROOT / "config" / "asterisk", "carrier": REPO_ROOT / "config" / "carrier"}
@@ -55,6 +57,25 @@ def agents_conf(settings: Settings) -> str:
     return "".join(out)
 
 
+def trunks_conf(settings: Settings) -> tuple[list[Trunk], str]:
+    """The checked trunks and their `pjsip_trunks.conf` (raises TrunkError naming the field)."""
+    path = trunks_path()
+    trunks = load_trunks(path, values(settings))
+    return trunks, pjsip_conf(trunks, str(path))
+
+
+def write_trunks(settings: Settings) -> list[Trunk]:
+    """Check the trunks, then replace the rendered `pjsip_trunks.conf` of the PBX at once."""
+    trunks, text = trunks_conf(settings)
+    target = settings.runtime_dir / "etc" / "pbx" / "pjsip_trunks.conf"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.with_name(target.name + ".new")
+    staging.write_text(text, encoding="utf-8")
+    staging.chmod(0o600)
+    staging.replace(target)
+    return trunks
+
+
 def render_text(text: str, table: dict[str, str], source: Path) -> str:
     def sub(match: re.Match[str]) -> str:
         key = match.group(1)
@@ -68,6 +89,7 @@ def render_text(text: str, table: dict[str, str], source: Path) -> str:
 def render_all(settings: Settings) -> dict[str, Path]:
     """Write both instances' configuration; returns {instance: rendered directory}."""
     table = values(settings)
+    _, trunks = trunks_conf(settings)  # checked before anything is written
     out: dict[str, Path] = {}
     for instance, source in INSTANCES.items():
         target = settings.runtime_dir / "etc" / instance
@@ -80,6 +102,8 @@ def render_all(settings: Settings) -> dict[str, Path]:
                 (staging / path.name).write_text(text, encoding="utf-8")
         if instance == "pbx":
             (staging / "pjsip_agents.conf").write_text(agents_conf(settings), encoding="utf-8")
+            (staging / "pjsip_trunks.conf").write_text(trunks, encoding="utf-8")
+            (staging / "pjsip_trunks.conf").chmod(0o600)
         shutil.rmtree(target, ignore_errors=True)
         staging.rename(target)
         out[instance] = target

@@ -1,0 +1,279 @@
+"""Trunks against the real PBX and the simulated carrier: a registration trunk (the carrier checks
+the password and refuses calls until the PBX has registered) and an IP trunk carry calls with audio
+both ways; a wrong password is a failed registration; a congested trunk fails over to a working
+one; the channel cap holds; a reload during calls keeps them up; bad settings are refused with the
+field named and nothing reloaded.
+
+These tests reload, unregister and re-register trunks, so they run on a PBX and carrier of their
+own (other ports, runtime directory in a temporary folder; started in about a second), never on
+the shared session PBX. Its trunks are the shipped ones plus two (`carrier-badpass`: the
+registration account with a wrong password; `carrier-congested`: the carrier's account that
+answers 503 to everything), from a file of their own (OPENDIALER_TRUNKS).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dialer.carrier_plan import Behaviour, number_for
+from dialer.pbx import Backend
+from dialer.pbx.chroot import ChrootBackend
+from dialer.settings import REPO_ROOT, Settings, load_settings
+from dialer.trunk_cli import (
+    RegStatus,
+    TrunkTestReport,
+    registrations,
+    reload_trunks,
+    trunk_test_call,
+    wait_registrations,
+)
+from dialer.trunks import Trunk, TrunkError, TrunkFault, TrunkSelector, fault_of
+
+pytestmark = [
+    pytest.mark.pbx,
+    pytest.mark.skipif(os.environ.get("OPENDIALER_PBX_BACKEND") == "docker",
+                       reason="runs its own PBX with the Docker-less back end"),
+]
+
+SHIPPED = (REPO_ROOT / "config/trunks.toml").read_text()
+EXTRA = """
+[[trunk]]
+name = "carrier-badpass"
+kind = "registration"
+server = "@@CARRIER_HOST@@:@@CARRIER_SIP_PORT@@"
+username = "dialer-reg"
+password = "not-the-password"
+max_channels = 5
+
+[[trunk]]
+name = "carrier-congested"
+kind = "registration"
+server = "@@CARRIER_HOST@@:@@CARRIER_SIP_PORT@@"
+username = "dialer-congested"
+password = "dev-only-congested-secret"
+max_channels = 5
+"""
+ANSWERS = number_for(Behaviour.ANSWER, 0, 0)      # answers at once, talks until we hang up
+PORTS = [("sip_port = 5060", "sip_port = 5460"), ("http_port = 8088", "http_port = 8488"),
+         ("rtp_start = 10000", "rtp_start = 12400"), ("rtp_end = 10999", "rtp_end = 12499"),
+         ("sip_port = 5080", "sip_port = 5480"), ("rtp_start = 11000", "rtp_start = 12500"),
+         ("rtp_end = 11999", "rtp_end = 12599")]
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The environment of this module's PBX: its settings, runtime directory and trunks."""
+    base = tmp_path_factory.mktemp("trunks-pbx")
+    text = (REPO_ROOT / "config/opendialer.toml").read_text()
+    for old, new in PORTS:
+        assert old in text
+        text = text.replace(old, new)
+    (base / "opendialer.toml").write_text(text)
+    (base / "trunks.toml").write_text(SHIPPED + EXTRA)
+    return {"OPENDIALER_CONFIG": str(base / "opendialer.toml"),
+            "OPENDIALER_RUNTIME_DIR": str(base / "var"),
+            "OPENDIALER_TRUNKS": str(base / "trunks.toml")}
+
+
+@pytest.fixture(scope="module")
+def settings(env: dict[str, str]) -> Settings:
+    return load_settings(env)
+
+
+@pytest.fixture(scope="module")
+def pbx(env: dict[str, str], settings: Settings) -> Iterator[Backend]:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("OPENDIALER_TRUNKS", env["OPENDIALER_TRUNKS"])
+        be = ChrootBackend(settings, log=lambda _m: None)
+        be.up()
+        try:
+            yield be
+        finally:
+            be.down()
+
+
+@pytest.fixture(scope="module")
+def trunks(pbx: Backend, settings: Settings) -> dict[str, Trunk]:
+    report = reload_trunks(settings, pbx)      # (nothing changed) waits for the registrations
+    assert report.ok, report.missing
+    return {t.name: t for t in report.trunks}
+
+
+def _env(env: dict[str, str], **extra: str) -> dict[str, str]:
+    return {**os.environ, **env, **extra}
+
+
+async def _test(settings: Settings, pbx: Backend, trunk: Trunk, number: str = ANSWERS,
+                talk: float = 1.0) -> TrunkTestReport:
+    return await trunk_test_call(settings, pbx, trunk, number, talk=talk, ring_timeout=10)
+
+
+# ------------------------------------------------------------------------------ registration
+async def test_registration_trunk_registers_and_carries_a_call_with_audio_both_ways(
+        pbx: Backend, settings: Settings, trunks: dict[str, Trunk]) -> None:
+    regs = await asyncio.to_thread(wait_registrations, pbx, ["carrier-reg"])
+    assert regs["carrier-reg"].status is RegStatus.REGISTERED
+    assert "dialer-reg/sip:carrier-reg@" in pbx.rx("carrier", "pjsip show contacts")
+    rep = await _test(settings, pbx, trunks["carrier-reg"])
+    text = rep.describe()
+    assert rep.passed, text
+    assert "registration: registered" in text and "SIP answer: 200 OK" in text
+    assert "audio from the far end: yes" in text and "audio to the far end: yes" in text
+    assert rep.call.customer_heard_probe > 0.9
+
+
+async def test_a_wrong_password_is_a_failed_registration_and_a_refused_call(
+        pbx: Backend, settings: Settings, trunks: dict[str, Trunk]) -> None:
+    regs = await asyncio.to_thread(wait_registrations, pbx, ["carrier-badpass"])
+    assert regs["carrier-badpass"].status is RegStatus.REJECTED
+    rep = await _test(settings, pbx, trunks["carrier-badpass"])
+    assert not rep.passed and rep.call.sip_status == 401
+    assert rep.fault is None    # a credentials problem, not a reason to fail over
+    assert "REFUSED our credentials" in rep.describe()
+
+
+async def test_the_carrier_refuses_calls_until_the_trunk_registers(
+        pbx: Backend, settings: Settings, trunks: dict[str, Trunk]) -> None:
+    pbx.rx("pbx", "pjsip send unregister carrier-reg")
+    try:
+        regs = await asyncio.to_thread(wait_registrations, pbx, ["carrier-reg"], 5.0,
+                                       (RegStatus.UNREGISTERED,))
+        assert regs["carrier-reg"].status is RegStatus.UNREGISTERED
+        rep = await _test(settings, pbx, trunks["carrier-reg"])
+        assert not rep.call.answered and rep.call.sip_status == 403, rep.describe()
+        assert "not registered" in rep.describe()
+    finally:
+        pbx.rx("pbx", "pjsip send register carrier-reg")
+    regs = await asyncio.to_thread(wait_registrations, pbx, ["carrier-reg"])
+    assert regs["carrier-reg"].status is RegStatus.REGISTERED
+    assert (await _test(settings, pbx, trunks["carrier-reg"])).passed
+
+
+# ------------------------------------------------------------------------------ IP trunk
+def test_ip_trunk_test_command_reports_in_plain_words(env: dict[str, str],
+                                                      trunks: dict[str, Trunk]) -> None:
+    res = subprocess.run([sys.executable, "-m", "dialer.trunk_cli", "trunk", "test", "carrier",
+                          number_for(Behaviour.ANSWER, 1, 0), "--talk", "1"],
+                         capture_output=True, text=True, timeout=60, env=_env(env))
+    out = res.stdout
+    assert res.returncode == 0, out + res.stderr
+    assert "trunk carrier: IP trunk to" in out
+    assert "registration: none needed" in out
+    assert "SIP answer: 200 OK, ringing after" in out and "answered after" in out
+    assert "audio from the far end: yes" in out and "audio to the far end: yes" in out
+    assert "result: the trunk works" in out
+    assert "dev-only" not in out
+
+
+# ------------------------------------------------------------------------------ failover, cap
+async def test_failover_from_a_congested_trunk_to_a_working_one(
+        pbx: Backend, settings: Settings, trunks: dict[str, Trunk]) -> None:
+    campaign = ["carrier-congested", "carrier-reg"]
+    selector = TrunkSelector.for_trunks(trunks.values(), hold_off=30)
+    now = time.monotonic()
+    tried: list[str] = []
+    answered = None
+    while (trunk := selector.select(campaign, {}, now, exclude=tried)) is not None:
+        tried.append(trunk)
+        rep = await _test(settings, pbx, trunks[trunk])
+        if rep.call.answered:
+            answered = rep
+            break
+        fault = fault_of(rep.call.cause, rep.call.sip_status)
+        assert fault is TrunkFault.CONGESTION, rep.describe()
+        assert (rep.call.sip_status, rep.call.cause) == (503, 34)
+        selector.mark_failed(trunk, fault, now)
+    assert tried == ["carrier-congested", "carrier-reg"]
+    assert answered is not None and answered.passed, answered and answered.describe()
+    # the next calls skip the congested trunk until its hold-off is over
+    assert selector.select(campaign, {}, now + 1) == "carrier-reg"
+    assert selector.select(campaign, {}, now + 31) == "carrier-congested"
+
+
+async def test_the_channel_cap_sends_calls_to_the_next_trunk_and_then_none(
+        pbx: Backend, settings: Settings, trunks: dict[str, Trunk]) -> None:
+    campaign = ["carrier-reg", "carrier"]
+    selector = TrunkSelector({"carrier-reg": 1, "carrier": 1})
+    in_use: dict[str, int] = {}
+    chosen = []
+    for _ in range(3):
+        trunk = selector.select(campaign, in_use, now=0)
+        if trunk is None:
+            break
+        in_use[trunk] = in_use.get(trunk, 0) + 1
+        chosen.append(trunk)
+    assert chosen == ["carrier-reg", "carrier"]
+    assert selector.free_channels(campaign, in_use, now=0) == 0
+    # distinct numbers: the carrier records what each customer heard under its number
+    calls = [asyncio.create_task(_test(settings, pbx, trunks[t], number_for(Behaviour.ANSWER,
+                                                                            0, 0, tag), 2.5))
+             for tag, t in enumerate(chosen, 1)]
+    await asyncio.sleep(1.5)
+    channels = pbx.rx("pbx", "pjsip show channels")
+    assert "carrier-reg-" in channels and "carrier-0" in channels, channels
+    for rep in await asyncio.gather(*calls):
+        assert rep.passed, rep.describe()
+
+
+# ------------------------------------------------------------------------------ reload
+async def test_a_reload_during_calls_keeps_them_up(pbx: Backend, settings: Settings,
+                                                   trunks: dict[str, Trunk],
+                                                   tmp_path: Path) -> None:
+    changed = tmp_path / "trunks.toml"
+    changed.write_text((SHIPPED + EXTRA).replace("max_channels = 50", "max_channels = 49")
+                       .replace("max_channels = 200", "max_channels = 199"))
+    calls = [asyncio.create_task(_test(settings, pbx, trunks[t], number_for(Behaviour.ANSWER,
+                                                                            0, 0, tag), 4))
+             for tag, t in ((3, "carrier-reg"), (4, "carrier"))]
+    await asyncio.sleep(1.5)
+    assert len([ln for ln in pbx.rx("pbx", "pjsip show channels").splitlines()
+                if "Channel:" in ln and "carrier" in ln]) >= 2
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("OPENDIALER_TRUNKS", str(changed))
+        report = await asyncio.to_thread(reload_trunks, settings, pbx)
+    assert report.ok
+    assert "49" in pbx.rx("pbx", "pjsip show endpoint carrier-reg").split(
+        "device_state_busy_at")[1].splitlines()[0]
+    for rep in await asyncio.gather(*calls):
+        # the calls lasted their whole time and the dialer hung up; audio flowed throughout
+        assert rep.passed, rep.describe()
+        assert rep.call.hung_up_by == "dialer" and rep.call.cause == 16
+        assert rep.call.customer_heard_probe > 0.9
+    assert registrations(pbx)["carrier-reg"].status is RegStatus.REGISTERED
+
+
+def test_bad_trunk_settings_are_refused_with_the_field_named_and_nothing_reloaded(
+        pbx: Backend, settings: Settings, env: dict[str, str], trunks: dict[str, Trunk],
+        tmp_path: Path) -> None:
+    bad = tmp_path / "trunks.toml"
+    bad.write_text(SHIPPED + EXTRA.replace("max_channels = 5\n", "max_channels = 0\n", 1)
+                   + '\n[[trunk]]\nname = "carrier-new"\nkind = "ip"\n'
+                   'host = "127.0.0.1:5999"\nmax_channels = 1\n')
+    rendered = settings.runtime_dir / "etc/pbx/pjsip_trunks.conf"
+    before = rendered.read_bytes()
+    res = subprocess.run([sys.executable, "-m", "dialer.trunk_cli", "trunk", "reload"],
+                         capture_output=True, text=True, timeout=30,
+                         env=_env(env, OPENDIALER_TRUNKS=str(bad)))
+    assert res.returncode == 2
+    assert 'trunks.toml: trunk "carrier-badpass": max_channels must be a positive integer' \
+        in res.stderr
+    assert "not-the-password" not in res.stderr + res.stdout
+    assert rendered.read_bytes() == before
+    assert "Unable to find" in pbx.rx("pbx", "pjsip show endpoint carrier-new")
+    check = subprocess.run([sys.executable, "-m", "dialer.trunk_cli", "trunk", "check"],
+                           capture_output=True, text=True, timeout=30,
+                           env=_env(env, OPENDIALER_TRUNKS=str(bad)))
+    assert check.returncode == 2 and "max_channels" in check.stderr
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("OPENDIALER_TRUNKS", str(bad))
+        with pytest.raises(TrunkError, match="max_channels"):
+            reload_trunks(settings, pbx)
+    assert rendered.read_bytes() == before
