@@ -8,6 +8,7 @@ installs (`docker/asterisk/Dockerfile`).
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
@@ -17,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 SUITE = "sid"
 MIRROR = "http://deb.debian.org/debian"
@@ -55,14 +57,33 @@ def is_ready(path: Path) -> bool:
 def ensure_rootfs(
     cache_dir: Path, recipe: Recipe = Recipe(), log: Callable[[str], None] = print
 ) -> Path:
-    """Return the ready root filesystem, building it first if needed."""
+    """Return the ready root filesystem, building it first if needed. Concurrent callers (two
+    checkouts set up at once) wait for one build instead of racing in the same directory."""
     path = rootfs_path(cache_dir, recipe)
     if is_ready(path):
         return path
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with (cache_dir / ".build.lock").open("w") as lock:
+        if not _try_lock(lock):
+            log(f"pbx: another process is building {path}; waiting for it")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        if is_ready(path):
+            return path
+        return _build(cache_dir, path, recipe, log)
+
+
+def _try_lock(lock: IO[str]) -> bool:
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _build(cache_dir: Path, path: Path, recipe: Recipe, log: Callable[[str], None]) -> Path:
     if shutil.which("mmdebstrap") is None:
         raise RootfsError("mmdebstrap is not installed (Debian package `mmdebstrap`); "
                           "run scripts/setup first")
-    cache_dir.mkdir(parents=True, exist_ok=True)
     staging = path.with_name(path.name + ".building")
     shutil.rmtree(staging, ignore_errors=True)
     logfile = cache_dir / f"{path.name}.build.log"

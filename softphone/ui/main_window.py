@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from PyQt5.QtCore import Qt, QTimer
+from PyQt5.QtGui import QKeySequence
 from PyQt5.QtWidgets import (
     QAction,
     QDockWidget,
@@ -49,12 +50,27 @@ class MainWindow(QMainWindow):
         self.not_ready_action = QAction("Not Ready", self)
         self.logout_action = QAction("Logout", self)
         self.logout_action.setObjectName("menuLogout")
+        # keyboard shortcuts: F5 Ready, F6 Not Ready, Ctrl+D Dial, Ctrl+H Hang up, Ctrl+S Dispose
+        self.ready_action.setShortcut(QKeySequence("F5"))
+        self.not_ready_action.setShortcut(QKeySequence("F6"))
+        self.dial_action = QAction("Dial / Accept", self)
+        self.dial_action.setShortcut(QKeySequence("Ctrl+D"))
+        self.hangup_action = QAction("Hang up", self)
+        self.hangup_action.setShortcut(QKeySequence("Ctrl+H"))
+        self.dispose_action = QAction("Save disposition", self)
+        self.dispose_action.setShortcut(QKeySequence("Ctrl+S"))
+        self.dial_action.triggered.connect(lambda: self.preview.dial_button.click())
+        self.hangup_action.triggered.connect(lambda: self.call.hang.click())
+        self.dispose_action.triggered.connect(lambda: self.disposition.save.click())
         self.ready_action.triggered.connect(lambda: link.ready())
         self.not_ready_action.triggered.connect(self.on_not_ready)
         self.logout_action.triggered.connect(self.on_logout)
         menu = self.menuBar().addMenu("&Agent")
         for a in (self.ready_action, self.not_ready_action, self.logout_action):
             menu.addAction(a)
+        calls_menu = self.menuBar().addMenu("&Call")
+        for a in (self.dial_action, self.hangup_action, self.dispose_action):
+            calls_menu.addAction(a)
         bar = QToolBar("Status")
         bar.setMovable(False)
         bar.addWidget(self.status_icon)

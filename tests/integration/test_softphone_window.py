@@ -115,7 +115,7 @@ async def test_agent_window_call_disposition_and_negotiated_logout(
         assert not any("Logoff authorized" in line for line in w.messages.lines())
         w.disposition.codes.setCurrentIndex(0)
         w.disposition.note.setText("spoke to the customer")
-        w.disposition.save.click()
+        w.dispose_action.trigger()              # Ctrl+S
         await until(lambda: "Logoff authorized" in w.status_icon.toolTip(), 10,
                     "the confirmation")
         assert any("Logoff authorized" in line for line in w.messages.lines())
