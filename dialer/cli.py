@@ -95,6 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
                       "(see config/carrier/numbering.md)")
     call.add_argument("--ring-timeout", type=float, default=30.0)
     call.add_argument("--talk", type=float, default=3.0, help="seconds to stay on an answered call")
+    bench = sub.add_parser("bench", help="benchmarks that print figures (not tests)")
+    bench.add_argument("what", choices=["pacing"], help="pacing: policies side by side in the "
+                       "campaign simulator (scenario B0, sensitivity grid, live-rate drop)")
+    bench.add_argument("rest", nargs=argparse.REMAINDER,
+                       help="options of the benchmark, e.g. --quick (see `dialer bench pacing "
+                       "-- --help`)")
     demo = sub.add_parser("demo", help="PBX, carrier, dialer and three scripted agents run the "
                           "demo campaign to its end; prints the summary")
     demo.add_argument("--campaign", help="campaign TOML (default config/campaigns/demo.toml)")
@@ -117,6 +123,11 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_pbx(settings, args)
         if args.command == "call":
             return cmd_call(settings, args)
+        if args.command == "bench":
+            from dialer.sim.bench import main as bench_main
+
+            rest = args.rest[1:] if args.rest[:1] == ["--"] else args.rest
+            return bench_main(rest)
         if args.command == "demo":
             from dialer.demo import main as demo_main
 

@@ -1,4 +1,4 @@
-"""Predictive pacing: launch while the next call's risk of causing an abandon is low.
+"""Predictive pacing: launch while the next call's risk of being abandoned is low.
 
 How it works, once per tick:
 
@@ -11,31 +11,29 @@ How it works, once per tick:
      wrap-up (empirical talk and wrap-up distributions conditioned on the elapsed
      time: a call at 300 s of a CV-1 talk distribution is not "almost done");
    * demand ``D``: live calls already waiting, plus for every ringing call the
-     probability it answers live before ``tau`` given how long it has rung
-     (live-answer rate and ring-time distribution conditioned on "still ringing"),
-     plus the earlier calls of the same batch, plus the answers of calls that the
-     campaign will launch in the next seconds at its current dial rate and that
-     answer faster than ours.
+     probability it answers live before ``tau`` given how long it has rung (live
+     rate and ring-time distribution conditioned on "still ringing"), plus the
+     earlier calls of the same batch.
 
    ``S - D`` is a difference of sums of independent Bernoullis; its mean, variance
    and third cumulant give P(no agent for this call) by a normal approximation with
-   a skewness (Edgeworth) correction.  Small teams need the correction: with ten
-   agents, "agents free in ten seconds" is 0, 1 or 2.
-2. **Marginal risk.**  If the call finds an agent it may take the agent a later
-   answer needed, so its risk at ``tau`` is the largest risk at any later ``tau``; the
-   marginal risk is that averaged over ``tau``.  Calls are added while the marginal
-   risk stays at or below ``theta``.
+   continuity and skewness (Edgeworth) corrections.  Small teams need the skewness
+   term: with ten agents, "agents free in ten seconds" is 0, 1 or 2.
+2. **Marginal risk.**  The risk averaged over ``tau`` is the next call's chance of
+   being abandoned if it answers live; calls are added while it stays at or below
+   ``theta``.  (``suffix_max=True`` also charges the call for later answers it may
+   deprive of an agent; measured on B0 it did not help, so it is off.)
 3. **The abandon budget sets theta.**  ``theta`` is the price of an abandon against
    talk time (a Lagrange multiplier).  It follows a budget ``b`` (``+target`` per live
    answer, ``-1`` per abandon; ``theta = theta0 * exp(gain * b)``): under target the
    campaign spends its slack, over target it turns cautious until the budget is
    repaid, so the long-run rate settles at ``target`` (2.5 % for a 3 % cap).  A fast
-   term (abandons in excess of target over the last half hour) cuts theta at once
-   after a burst.
+   term (abandons in excess of target, decaying over ``fast_tau``) cuts theta at once
+   after a burst or when conditions change (e.g. the live rate).
 4. **Warm-up and shifts.**  Until ``warmup_lives`` live answers and ``warmup_handles``
    talks and wrap-ups were seen, the pacer is progressive (zero abandon).  The live
-   rate comes from :class:`~dialer.pacing.estimators.RateEstimator`, which switches
-   to a short window when the answer rate shifts.
+   rate comes from :class:`~dialer.pacing.estimators.RateEstimator` fed in *launch*
+   order, which switches to a short window when the answer rate shifts.
 
 Everything is driven by ``observe(event, now)`` and ``decide(snapshot, now)``; no
 clock, no I/O.  The decision record lists the inputs above.
@@ -97,7 +95,18 @@ def p_short(mean: float, var: float, k3: float) -> float:
 
 
 class PredictivePacer(Pacer):
-    """Marginal-risk predictive pacer with a cumulative abandon budget."""
+    """Marginal-risk predictive pacer with a cumulative abandon budget.
+
+    Parameters (all optional): ``cap`` the legal abandon cap (3 %) and ``target`` the
+    internal target (default 5/6 of the cap, 2.5 %); ``connect_limit`` seconds a live
+    answer may wait for an agent; ``warmup_lives`` / ``warmup_handles`` samples before
+    leaving progressive mode; ``theta0``, ``gain``, ``theta_min``, ``theta_max`` the
+    budget controller (start, change per abandon in log units, bounds);
+    ``fast_gain`` / ``fast_tau`` the short-term excess-abandon term;
+    ``n_tau`` ring-time quantiles; ``rebuild_every`` seconds between table rebuilds;
+    ``max_lines_per_agent`` hard cap on calls in flight; ``skew``, ``suffix_max``,
+    ``rate_windows``, ``rate_z`` model switches (see the module docstring).
+    """
 
     name = "predictive"
 
@@ -109,10 +118,10 @@ class PredictivePacer(Pacer):
         warmup_lives: int = 30,
         warmup_handles: int = 30,
         theta0: float = 0.03,
-        gain: float = 0.02,
+        gain: float = 0.03,
         theta_min: float = 0.002,
         theta_max: float = 0.3,
-        fast_gain: float = 0.15,
+        fast_gain: float = 0.3,
         fast_tau: float = 1800.0,
         n_tau: int = 5,
         rebuild_every: float = 600.0,
@@ -144,6 +153,7 @@ class PredictivePacer(Pacer):
         self.suffix_max = suffix_max
 
         self.budget = 0.0
+        self._theta_binding = False  # did the last decision stop at theta?
         self._fast = 0.0  # excess abandons, decaying with fast_tau
         self._fast_t = 0.0
         self.rate = RateEstimator(windows=rate_windows, z=rate_z)
@@ -209,7 +219,13 @@ class PredictivePacer(Pacer):
                 self.rate.update(result)
 
     def _account(self, excess: float, now: float) -> None:
-        """Book ``excess`` abandons (``-target`` per live answer, ``+1`` per abandon)."""
+        """Book ``excess`` abandons (``-target`` per live answer, ``+1`` per abandon).
+
+        Credit (a live answer) only accrues while theta is what holds dialing back;
+        during warm-up or at the line limit it would wind the budget up for nothing.
+        """
+        if excess < 0 and not self._theta_binding:
+            return
         self.budget -= excess
         lo = math.log(self.theta_min / self.theta0) / self.gain if self.gain else 0.0
         hi = math.log(self.theta_max / self.theta0) / self.gain if self.gain else 0.0
@@ -316,19 +332,19 @@ class PredictivePacer(Pacer):
             sup_k = [0.0] * n
         theta = self.theta_at(now)
         pf = self._pf
+        base_m = [sup_m[i] - dem_m[i] for i in range(n)]
+        base_v = [sup_v[i] + dem_v[i] + 0.05 for i in range(n)]
+        base_k = [sup_k[i] - dem_k[i] for i in range(n)]
+        pf_v = [x * (1.0 - x) for x in pf]
+        pf_k = [x * (1.0 - x) * (1.0 - 2.0 * x) for x in pf]
         k_max = max(0, int(self.max_lines_per_agent * len(agents)) - in_flight)
         launch = 0
         risk = 0.0
+        suffix_max = self.suffix_max
         for k in range(k_max):  # k calls of this batch already decided
-            probs = [
-                p_short(
-                    sup_m[i] - dem_m[i] - k * pf[i],
-                    sup_v[i] + dem_v[i] + k * pf[i] * (1.0 - pf[i]) + 0.05,
-                    sup_k[i] - dem_k[i] - k * pf[i] * (1.0 - pf[i]) * (1.0 - 2.0 * pf[i]),
-                )
-                for i in range(n)
-            ]
-            if self.suffix_max:
+            probs = [p_short(base_m[i] - k * pf[i], base_v[i] + k * pf_v[i],
+                             base_k[i] - k * pf_k[i]) for i in range(n)]
+            if suffix_max:
                 for i in range(n - 2, -1, -1):
                     if probs[i + 1] > probs[i]:
                         probs[i] = probs[i + 1]
@@ -351,6 +367,7 @@ class PredictivePacer(Pacer):
             "budget": self.budget,
             "abandon_rate": self.abandon_rate,
         }
+        self._theta_binding = launch < k_max
         if launch == k_max:
             reason = f"launch {launch}: line limit ({self.max_lines_per_agent:g} per agent)"
         else:

@@ -1,0 +1,165 @@
+"""The pacing registry, progressive, fixed ratio and our predictive pacer."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from dialer.pacing import (
+    AgentState,
+    AgentView,
+    AnswerKind,
+    CallAbandoned,
+    CallAnswered,
+    CallConnected,
+    CallFailed,
+    CallLaunched,
+    CallState,
+    CallView,
+    FailReason,
+    PacingMode,
+    PredictivePacer,
+    Snapshot,
+    TalkEnded,
+    WrapUpEnded,
+    available_pacers,
+    create_pacer,
+)
+from dialer.pacing.predictive import p_short
+
+R, T, W = AgentState.READY, AgentState.TALKING, AgentState.WRAP_UP
+
+
+def snap(agents: list[tuple[AgentState, float]], ringing: list[float] = (),  # type: ignore[assignment]
+         queued: int = 0) -> Snapshot:
+    calls = [CallView(i, CallState.RINGING, t, t) for i, t in enumerate(ringing)]
+    calls += [CallView(100 + i, CallState.QUEUED, 0.0, 0.0) for i in range(queued)]
+    return Snapshot(agents=[AgentView(i, st, since) for i, (st, since) in enumerate(agents)],
+                    calls=calls)
+
+
+def test_registry_lists_every_policy_and_rejects_unknown_names() -> None:
+    assert {"progressive", "ratio", "predictive", "vicidial_adapt", "omnidialer"} <= set(
+        available_pacers())
+    with pytest.raises(ValueError, match="known: "):
+        create_pacer("nope")
+
+
+def test_progressive_covers_each_ready_agent_once() -> None:
+    p = create_pacer("progressive")
+    d = p.decide(snap([(R, 0), (R, 0), (R, 0), (T, 0)], ringing=[5.0]), now=10.0)
+    assert d.launch == 2
+    assert d.mode is PacingMode.PROGRESSIVE
+    assert d.inputs == {"ready": 3, "in_flight": 1}
+    assert d.pacer == "progressive" and "launch=2" in d.as_log()
+    assert p.last_decision is d
+    assert p.decide(snap([(T, 0)], ringing=[1.0, 2.0]), 10.0).launch == 0  # never negative
+
+
+def test_fixed_ratio_per_ready_agent_and_per_active_agent() -> None:
+    s = snap([(R, 0), (R, 0), (T, 0), (T, 0), (W, 0)], ringing=[1.0])
+    assert create_pacer("ratio", ratio=2.0).decide(s, 5.0).launch == 2 * 2 - 1
+    # VICIdial RATIO: level x (ready + talking) minus calls up, those with agents included
+    assert create_pacer("ratio", ratio=1.5, basis="active").decide(s, 5.0).launch == 6 - 1 - 2
+    with pytest.raises(ValueError):
+        create_pacer("ratio", ratio=0)
+
+
+def test_p_short_is_close_to_the_exact_binomial() -> None:
+    n, q, need = 20, 0.3, 4  # X = Binomial(20, 0.3) - 4; P(X <= 0)
+    exact = sum(math.comb(n, k) * q**k * (1 - q) ** (n - k) for k in range(need + 1))
+    approx = p_short(n * q - need, n * q * (1 - q), n * q * (1 - q) * (1 - 2 * q))
+    assert approx == pytest.approx(exact, abs=0.01)
+    assert p_short(-3.0, 0.05, 0.0) > 0.99 and p_short(5.0, 0.5, 0.0) < 1e-6
+
+
+def warm(p: PredictivePacer, calls: int = 400, live_every: int = 4, t0: float = 0.0) -> float:
+    """Feed ``calls`` resolved calls: one in ``live_every`` live (ring 8 s), each live
+    one talked 100-140 s with 15 s of wrap-up; others fail at 20 s.  Returns the time."""
+    now = t0
+    for i in range(calls):
+        p.observe(CallLaunched(i), now)
+        if i % live_every == 0:
+            p.observe(CallAnswered(i, AnswerKind.LIVE, 6.0 + (i % 5)), now + 8.0)
+            p.observe(CallConnected(i, 0, 0.0), now + 8.0)
+            p.observe(TalkEnded(0, 100.0 + (i % 41)), now + 128.0)
+            p.observe(WrapUpEnded(0, 15.0), now + 143.0)
+        else:
+            p.observe(CallFailed(i, FailReason.NO_ANSWER, 20.0), now + 20.0)
+        now += 1.0
+    return now + 200.0
+
+
+def test_predictive_warms_up_progressively() -> None:
+    p = PredictivePacer()
+    d = p.decide(snap([(R, 0), (R, 0), (T, 0)], ringing=[0.0]), now=1.0)
+    assert d.mode is PacingMode.WARM_UP and d.launch == 1
+    assert not p.warmed_up()
+    warm(p)
+    assert p.warmed_up()
+
+
+def test_predictive_dials_ahead_for_ready_agents_and_records_inputs() -> None:
+    p = PredictivePacer()
+    now = warm(p)
+    d = p.decide(snap([(R, now)] * 10), now)
+    assert d.mode is PacingMode.PREDICTIVE
+    assert 10 < d.launch <= 80  # about ready / live rate, never past the line limit
+    for key in ("ready", "busy", "ringing", "queued", "p_live", "free_soon",
+                "answers_soon", "next_risk", "theta", "budget", "abandon_rate"):
+        assert key in d.inputs
+    assert d.inputs["ready"] == 10 and d.inputs["p_live"] == pytest.approx(0.25, abs=0.01)
+    assert f"next call's abandon risk {d.inputs['next_risk']:.3f}" in d.reason
+
+
+def test_predictive_uses_elapsed_talk_and_wrap_up_time() -> None:
+    p = PredictivePacer()
+    now = warm(p)
+    just_started = p.decide(snap([(T, now)] * 10), now).launch
+    about_done = p.decide(snap([(W, now - 14.0)] * 10), now).launch
+    assert just_started == 0  # talks last 100-140 s: nobody frees within ~20 s
+    assert about_done > 10  # every wrap-up lasts 15 s: all ten free in about a second
+    ringing = p.decide(snap([(W, now - 14.0)] * 10, ringing=[now - 5.0] * 40), now).launch
+    assert ringing < about_done  # calls already ringing take part of that supply
+
+
+def test_predictive_budget_tightens_after_abandons_and_loosens_after_lives() -> None:
+    p = PredictivePacer()
+    now = warm(p)
+    p.decide(snap([(T, now)] * 10), now)  # theta holds dialing back: credit accrues
+    theta = p.theta_at(now)
+    for i in range(5):
+        p.observe(CallAbandoned(10_000 + i, 2.0), now)
+    tighter = p.theta_at(now)
+    assert tighter < theta * math.exp(-0.03 * 5) * 1.0001  # slow and fast terms both cut
+    for i in range(2000):
+        p.observe(CallAnswered(20_000 + i, AnswerKind.LIVE, 8.0), now + 4000.0)
+    assert p.theta_at(now + 4000.0) > tighter
+    assert p.budget == pytest.approx(-5.0 + 2000 * 0.025)
+
+
+def test_predictive_learns_the_live_rate_in_launch_order() -> None:
+    p = PredictivePacer()
+    for i in range(10):
+        p.observe(CallLaunched(i), 0.0)
+    for i in range(1, 10):  # fast failures resolve before call 0 answers
+        p.observe(CallFailed(i, FailReason.BUSY, 3.0), 3.0)
+    assert p.rate.n == 0
+    p.observe(CallAnswered(0, AnswerKind.LIVE, 9.0), 9.0)
+    assert p.rate.n == 10
+
+
+def test_predictive_follows_a_drop_of_the_live_rate() -> None:
+    p = PredictivePacer()
+    now = warm(p, calls=3000, live_every=4)
+    assert p.rate.value == pytest.approx(0.25, abs=0.02)
+    warm(p, calls=400, live_every=8, t0=now)  # 12.5 % live
+    assert p.rate.value == pytest.approx(0.125, abs=0.04)
+
+
+def test_predictive_rejects_a_target_above_the_cap() -> None:
+    with pytest.raises(ValueError):
+        PredictivePacer(cap=0.03, target=0.04)
+    assert PredictivePacer(cap=0.03).target == pytest.approx(0.025)
+    assert PredictivePacer().decide(Snapshot([], []), 0.0).mode is PacingMode.IDLE
