@@ -177,6 +177,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Run the dialer service until `stop` is set (or SIGINT/SIGTERM)."""
     from dialer.service.engine import Engine
     from dialer.service.link import LinkServer
+    from dialer.service.trunk_use import live_trunks
 
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -185,7 +186,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
             loop.add_signal_handler(sig, stop.set)
     db = open_db(settings)
     async with AriClient.from_settings(settings.pbx) as ari:
-        engine = Engine(db, ari)
+        engine = Engine(db, ari, live_trunks(settings))
         await engine.start()
         sv = settings.service
         link = LinkServer(engine, sv.link_host, sv.link_port,

@@ -57,6 +57,7 @@ _DIALING_KEYS = {
     "retry_delay",
     "abandon_no_repeat",
 }
+_TRUNK_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
@@ -86,8 +87,8 @@ class CampaignConfig:
 
     name: str
     mode: DialMode
-    caller_id: str
-    trunk: str
+    caller_id: str          # "" when the campaign sets none (each trunk's own caller ID is used)
+    trunk: str              # the campaign's trunks, preferred first, comma-separated
     ratio: float = 1.0
     ring_timeout: timedelta = timedelta(seconds=25)
     abandon_cap: float = 0.03
@@ -149,8 +150,8 @@ def parse_campaign(data: Mapping[str, Any], source: str = "campaign") -> Campaig
     return CampaignConfig(
         name=v.string(camp, "campaign.name", required=True),
         mode=DialMode(mode_text),
-        caller_id=v.e164(camp, "campaign.caller_id"),
-        trunk=v.string(camp, "campaign.trunk", required=True),
+        caller_id=v.e164(camp, "campaign.caller_id") if "caller_id" in camp else "",
+        trunk=",".join(v.trunks(camp, "campaign.trunk")),
         ratio=v.number(dial, "dialing.ratio", 1.0, minimum=1.0),
         ring_timeout=v.duration(
             dial, "dialing.ring_timeout", timedelta(seconds=25), minimum=MIN_RING_TIMEOUT
@@ -321,6 +322,25 @@ class _Validator:
         if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
             self.fail(where, "must be an array of strings", value)
         return list(value)
+
+    def trunks(self, t: Mapping[str, Any], where: str) -> list[str]:
+        """A trunk name, or an array of them (preferred first; the next takes over on failure)."""
+        value = self._get(t, where)
+        if value is None:
+            return self.missing(where)
+        names = [value] if isinstance(value, str) else value
+        if (not isinstance(names, list) or not names
+                or not all(isinstance(x, str) and x.strip() for x in names)):
+            self.fail(where, "must be a non-empty trunk name or array of trunk names", value)
+        names = [x.strip() for x in names]
+        for name in names:
+            if not _TRUNK_NAME.match(name):
+                self.fail(where, "trunk names are letters, digits, '-', '_' and '.'", name)
+        if len(set(names)) != len(names):
+            self.fail(where, "names a trunk twice", value)
+        if len(",".join(names)) > 100:
+            self.fail(where, "is too long (at most 100 characters in all)", value)
+        return names
 
     def boolean(self, t: Mapping[str, Any], where: str) -> bool:
         value = self._get(t, where)

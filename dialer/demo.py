@@ -30,6 +30,7 @@ from dialer.phones import start_softphones
 from dialer.service.client import scripted_agent
 from dialer.service.engine import Engine
 from dialer.service.link import LinkServer
+from dialer.service.trunk_use import live_trunks
 from dialer.settings import REPO_ROOT, Settings
 
 SEATS = (1001, 1002, 1003)
@@ -72,7 +73,7 @@ async def run_demo(settings: Settings, campaign_file: Path, list_file: Path,
     port = settings.service.link_port
     try:
         async with AriClient.from_settings(settings.pbx) as ari:
-            engine = Engine(db, ari)
+            engine = Engine(db, ari, live_trunks(settings))
             await engine.start()
             link = LinkServer(engine, settings.service.link_host, port)
             await link.start()

@@ -237,15 +237,17 @@ class CallControl:
 
     # ------------------------------------------------------------------ customers
     async def dial_customer(self, attempt_id: int, number: str, ring_timeout: int,
-                            caller_id: str) -> str:
-        """Originate the customer call through the trunk. Raises AriError if Asterisk refuses."""
+                            caller_id: str, trunk: str | None = None) -> str:
+        """Originate the customer call through `trunk` (a PJSIP endpoint; default the one given
+        at construction). Raises AriError if Asterisk refuses."""
         channel_id = f"{CUSTOMER_PREFIX}{attempt_id}"
         call = _Customer(attempt_id, channel_id, self.clock())
         self.customers[channel_id] = call
+        extra = {"callerId": caller_id} if caller_id else {}
         try:
-            await self.ari.post("channels", endpoint=f"PJSIP/{number}@{self.trunk}",
+            await self.ari.post("channels", endpoint=f"PJSIP/{number}@{trunk or self.trunk}",
                                 app=self.ari.app, appArgs=f"customer,{attempt_id}",
-                                channelId=channel_id, timeout=ring_timeout, callerId=caller_id)
+                                channelId=channel_id, timeout=ring_timeout, **extra)
         except AriError:
             self.customers.pop(channel_id, None)
             raise

@@ -37,6 +37,8 @@ from dialer.db.agents import AgentInfo, log_agent_transition
 from dialer.db.campaigns import CampaignInfo, get_campaign, list_campaigns
 from dialer.db.database import Database
 from dialer.service.calls import QUEUE, CallControl, CustomerEnd
+from dialer.service.trunk_use import LiveTrunks
+from dialer.trunks import fault_of
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +77,8 @@ class Call:
     answered_at: float | None = None
     queued: bool = False        # predictive: answered, waiting (at most 2 s) for an agent
     talk_started: float | None = None
+    trunk: str | None = None    # the trunk the customer call leaves by (now)
+    tried: list[str] = field(default_factory=list)   # trunks that failed this attempt
 
 
 @dataclass
@@ -105,10 +109,11 @@ class CampaignRun:
 
 
 class Engine:
-    def __init__(self, db: Database, ari: AriClient,
+    def __init__(self, db: Database, ari: AriClient, trunks: LiveTrunks,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.db = db
         self.ari = ari
+        self.trunks = trunks
         self.clock = clock
         self.calls = CallControl(ari, self, clock=clock)
         self.agents: dict[int, AgentSession] = {}
@@ -384,6 +389,7 @@ class Engine:
             if self.clock() - last_refresh >= 1.0:
                 last_refresh = self.clock()
                 self.refresh_campaigns()
+                self.trunks.reload_if_changed()
                 logged_in = list(self.agents)
                 for cid in list(self.campaigns):
                     try:
@@ -397,6 +403,29 @@ class Engine:
                     log.exception("pacing campaign %s", run.info.name)
             await asyncio.sleep(TICK_SECONDS)
 
+    def _in_use(self) -> dict[str, int]:
+        """Customer calls up (ringing or talking) per trunk, over every campaign."""
+        used: dict[str, int] = {}
+        for call in self.by_attempt.values():
+            if call.trunk is not None:
+                used[call.trunk] = used.get(call.trunk, 0) + 1
+        return used
+
+    def _trunk_room(self, run: CampaignRun) -> int:
+        """How many more calls the campaign's trunks take now; says why in the decision if 0."""
+        order = self.trunks.order(run.info.trunk)
+        unknown = self.trunks.unknown(order)
+        if unknown and len(unknown) == len(order):
+            run.last_decision = (f"not dialing: trunk {', '.join(unknown)} is not in the "
+                                 "trunks file (config/trunks.toml)")
+            return 0
+        in_use = self._in_use()
+        room = self.trunks.free_channels(order, in_use, self.clock())
+        if room <= 0 and run.info.mode is not DialMode.PREVIEW:
+            run.last_decision = ("not dialing: the campaign's trunks are full or failing ("
+                                 f"{self.trunks.describe(order, in_use, self.clock())})")
+        return room
+
     async def _pace(self, run: CampaignRun) -> None:
         mode = run.info.mode
         if run.info.status is not CampaignStatus.STARTED:
@@ -405,7 +434,8 @@ class Engine:
             # progressive: one call per ready agent, each reserved for its agent (never abandons
             # while the agent keeps its voice channel)
             dialed = 0
-            while (agent := self._free_agent(run.info.id)) is not None:
+            while (self._trunk_room(run) > 0
+                   and (agent := self._free_agent(run.info.id)) is not None):
                 got = gate.claim_for_dialing(self.db, run.info.id, utcnow(), agent.info.id)
                 if got is None:
                     run.exhausted_at = run.exhausted_at or self.clock()
@@ -421,7 +451,14 @@ class Engine:
         if mode is DialMode.PREDICTIVE and run.pacer is not None:
             decision = run.pacer.decide(self._snapshot(run), self.clock())
             run.last_decision = decision.as_log()
-            for _ in range(decision.launch):
+            launch = decision.launch
+            if launch > 0:
+                room = self._trunk_room(run)
+                if room < launch:
+                    run.last_decision = (f"{decision.as_log()}; trunks take {room} more: "
+                                         f"launching {room}")
+                    launch = room
+            for _ in range(launch):
                 got = gate.claim_for_dialing(self.db, run.info.id, utcnow())
                 if got is None:
                     run.exhausted_at = run.exhausted_at or self.clock()
@@ -470,19 +507,68 @@ class Engine:
                 self._apply(s, st.CallReserved(str(attempt_id), run.info.max_logout_delay))
             s.reserved_since = self.clock()
         self._observe(run.info.id, pc.CallLaunched(attempt_id))
-        ring = max(15, int(run.info.ring_timeout.total_seconds()))
-        try:
-            await self.calls.dial_customer(attempt_id, claim.number, ring, run.info.caller_id)
-        except AriError as exc:
-            log.warning("attempt %s: originate failed: %s", attempt_id, exc)
+        await self._originate(run, call)
+
+    async def _originate(self, run: CampaignRun, call: Call) -> None:
+        """Send the call out by the campaign's first trunk that has room and has not failed it;
+        none left: the attempt fails (no trunk could carry it)."""
+        attempt_id = call.attempt_id
+        order = self.trunks.order(run.info.trunk)
+        in_use = self._in_use()
+        if call.trunk is not None:
+            in_use[call.trunk] -= 1
+        trunk = self.trunks.pick(order, in_use, self.clock(), exclude=call.tried)
+        call.trunk = trunk
+        if trunk is None:
+            why = self.trunks.describe(order, in_use, self.clock())
+            log.warning("attempt %s: no trunk can carry it (%s)", attempt_id, why)
             self._observe(run.info.id, pc.CallFailed(attempt_id, pc.FailReason.BUSY, 0.0))
             self._end_call(call, repo.finish_attempt(
                 self.db, attempt_id, CallResult.FAILED, utcnow(),
-                facts=CallFacts(), note=f"originate failed: {exc}"))
+                facts=CallFacts(), note=f"no trunk could carry the call: {why}"))
+            return
+        ring = max(15, int(run.info.ring_timeout.total_seconds()))
+        try:
+            await self.calls.dial_customer(attempt_id, call.claim.number, ring,
+                                           self.trunks.caller_id(trunk, run.info.caller_id),
+                                           trunk=trunk)
+        except AriError as exc:
+            log.warning("attempt %s: originate through %s failed: %s", attempt_id, trunk, exc)
+            self._observe(run.info.id, pc.CallFailed(attempt_id, pc.FailReason.BUSY, 0.0))
+            self._end_call(call, repo.finish_attempt(
+                self.db, attempt_id, CallResult.FAILED, utcnow(),
+                facts=CallFacts(), note=f"originate through trunk {trunk} failed: {exc}"))
             return
         repo.record_attempt_event(self.db, attempt_id, AttemptPhase.ORIGINATED, utcnow(),
-                                  channel_id=f"cust-{attempt_id}",
-                                  agent_id=s.info.id if s else None)
+                                  channel_id=f"cust-{attempt_id}", agent_id=call.agent_id,
+                                  detail={"trunk": trunk, "failed_over_from": call.tried}
+                                  if call.tried else {"trunk": trunk})
+
+    def _failover(self, call: Call, end: CustomerEnd) -> bool:
+        """A call that never answered because its trunk failed: mark the trunk and dial the same
+        attempt through the next trunk (True), if the campaign has one."""
+        if call.trunk is None:
+            return False
+        fault = None if end.answered or end.hung_up_by_dialer else fault_of(end.cause,
+                                                                            end.tech_cause)
+        if fault is None:
+            self.trunks.carried(call.trunk)
+            return False
+        self.trunks.fault(call.trunk, fault, self.clock())
+        run = self.campaigns.get(call.campaign_id)
+        if run is None:
+            return False
+        log.warning("attempt %s: trunk %s: %s (SIP %s, cause %s)", call.attempt_id, call.trunk,
+                    fault.value, end.tech_cause, end.cause)
+        call.tried.append(call.trunk)
+        order = self.trunks.order(run.info.trunk)
+        in_use = self._in_use()
+        in_use[call.trunk] -= 1
+        if self.trunks.pick(order, in_use, self.clock(), exclude=call.tried) is None:
+            return False
+        call.ringing = False
+        self._spawn(self._originate(run, call))
+        return True
 
     def _snapshot(self, run: CampaignRun) -> pc.Snapshot:
         """What a predictive pacer sees: the campaign's agents and its calls not yet with one."""
@@ -561,6 +647,11 @@ class Engine:
         run = self.campaigns.get(claim.campaign_id)
         if run is None:
             raise repo.RepositoryError("the campaign is no longer running")
+        if self._trunk_room(run) <= 0:
+            order = self.trunks.order(run.info.trunk)
+            raise repo.RepositoryError(
+                "no trunk can take the call now (" + self.trunks.describe(
+                    order, self._in_use(), self.clock()) + "); try Dial again in a moment")
         verdict = gate.check_claim(self.db, claim, utcnow())
         if not verdict.allowed:
             # checked again just before dialing: DNC or calling hours may have changed
@@ -648,6 +739,8 @@ class Engine:
     def customer_ended(self, end: CustomerEnd) -> None:
         call = self.by_attempt.get(end.attempt_id)
         if call is None:
+            return
+        if self._failover(call, end):
             return
         dial = None
         with contextlib.suppress(ValueError):

@@ -4,6 +4,7 @@ registered to the real PBX, the engine and the agent link running in the test's 
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,9 +18,11 @@ from dialer.lists import NewContact
 from dialer.phones import Phone, start_phones
 from dialer.service.engine import Engine
 from dialer.service.link import LinkServer
+from dialer.service.trunk_use import live_trunks
 from dialer.settings import Settings
 
-LINK_PORT = 8766
+# the test dialer's agent link; another port lets two test runs share a machine
+LINK_PORT = int(os.environ.get("OPENDIALER_TEST_LINK_PORT", "8766"))
 SUPERVISOR = ("supervisor", "test-supervisor-password")
 
 CAMPAIGN = """
@@ -27,7 +30,7 @@ CAMPAIGN = """
 name = "{name}"
 mode = "{mode}"
 caller_id = "+12125550100"
-trunk = "carrier"
+trunk = {trunk}
 agents = [{agents}]
 
 [dialing]
@@ -65,24 +68,26 @@ class DialerEnv:
 @contextlib.asynccontextmanager
 async def dialer_env(settings: Settings, tmp: Path, seats: Sequence[int], numbers: Sequence[str],
                      mode: str = "progressive", logout_delay: str = "10s",
-                     phones: bool = True) -> AsyncIterator[DialerEnv]:
+                     phones: bool = True, trunk: str = '"carrier"',
+                     link_port: int = LINK_PORT) -> AsyncIterator[DialerEnv]:
+    """`trunk` is the campaign's TOML value (a name or an array of names)."""
     db = open_database(tmp / "dialer.sqlite3")
     for seat in seats:
         add_agent(db, f"agent{seat}", password(seat), sip_endpoint=f"PJSIP/agent{seat}")
     cfg = loads_campaign(CAMPAIGN.format(
-        name="it", mode=mode, logout_delay=logout_delay,
+        name="it", mode=mode, logout_delay=logout_delay, trunk=trunk,
         agents=", ".join(f'"agent{s}"' for s in seats)))
     cid = create_campaign(db, cfg)
     insert_contacts(db, cid, [NewContact(i + 2, (n,), {"name": f"Customer {i}"})
                               for i, n in enumerate(numbers)])
     started = start_phones(settings, list(seats), tmp / "phones") if phones else []
     async with AriClient.from_settings(settings.pbx) as ari:
-        engine = Engine(db, ari)
-        link = LinkServer(engine, "127.0.0.1", LINK_PORT, supervisor=SUPERVISOR)
+        engine = Engine(db, ari, live_trunks(settings))
+        link = LinkServer(engine, "127.0.0.1", link_port, supervisor=SUPERVISOR)
         try:
             await engine.start()
             await link.start()
-            yield DialerEnv(db, engine, link, cid, started, f"ws://127.0.0.1:{LINK_PORT}/agent")
+            yield DialerEnv(db, engine, link, cid, started, f"ws://127.0.0.1:{link_port}/agent")
         finally:
             await link.stop()
             await engine.stop()

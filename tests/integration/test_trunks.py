@@ -18,14 +18,22 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from dialer.ari import AriClient
 from dialer.carrier_plan import Behaviour, number_for
+from dialer.core.campaign import CampaignStatus
+from dialer.core.results import AttemptPhase
+from dialer.db import repository as repo
+from dialer.db.campaigns import set_campaign_status
+from dialer.db.models import AttemptEvent
 from dialer.pbx import Backend
 from dialer.pbx.chroot import ChrootBackend
+from dialer.service.client import scripted_agent
 from dialer.settings import REPO_ROOT, Settings, load_settings
 from dialer.trunk_cli import (
     RegStatus,
@@ -36,6 +44,7 @@ from dialer.trunk_cli import (
     wait_registrations,
 )
 from dialer.trunks import Trunk, TrunkError, TrunkFault, TrunkSelector, fault_of
+from tests.integration.dialer_env import DialerEnv, dialer_env, password
 
 pytestmark = [
     pytest.mark.pbx,
@@ -277,3 +286,88 @@ def test_bad_trunk_settings_are_refused_with_the_field_named_and_nothing_reloade
         with pytest.raises(TrunkError, match="max_channels"):
             reload_trunks(settings, pbx)
     assert rendered.read_bytes() == before
+
+
+# ------------------------------------------------------------------------------ under a campaign
+async def _run_campaign(settings: Settings, tmp_path: Path, trunks_file: Path, seats: list[int],
+                        numbers: list[str], trunk: str,
+                        watch: Callable[[DialerEnv], Awaitable[None]] | None = None,
+                        ) -> tuple[repo.CampaignSummary, list[AttemptEvent], list[str]]:
+    """Run a progressive campaign on this module's PBX with the dialer's trunks from
+    `trunks_file`, until every contact is done; its summary, ORIGINATED events and decisions."""
+    decisions: list[str] = []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("OPENDIALER_TRUNKS", str(trunks_file))
+        async with dialer_env(settings, tmp_path, seats, numbers, trunk=trunk,
+                              link_port=8767) as env:
+            bots = [asyncio.create_task(scripted_agent(env.url, f"agent{s}", password(s), "SALE"))
+                    for s in seats]
+            while sum(1 for a in env.engine.agents.values()
+                      if a.leg_up and a.machine.state.value == "ready") < len(seats):
+                await asyncio.sleep(0.1)
+            set_campaign_status(env.db, env.campaign_id, CampaignStatus.STARTED)
+            watcher = asyncio.create_task(watch(env)) if watch else None
+            summary = repo.campaign_summary(env.db, env.campaign_id)
+            for _ in range(600):
+                await asyncio.sleep(0.1)
+                run = env.engine.campaigns.get(env.campaign_id)
+                if run is not None and (not decisions or decisions[-1] != run.last_decision):
+                    decisions.append(run.last_decision)
+                summary = repo.campaign_summary(env.db, env.campaign_id)
+                if (summary.attempts == len(numbers) and summary.open_attempts == 0
+                        and sum(summary.dispositions.values()) == summary.connected):
+                    break
+            for task in [*bots, *([watcher] if watcher else [])]:
+                task.cancel()
+            await asyncio.gather(*bots, *([watcher] if watcher else []),
+                                 return_exceptions=True)
+            with env.db.session() as session:
+                originated = list(session.scalars(
+                    select(AttemptEvent).where(AttemptEvent.phase == AttemptPhase.ORIGINATED)
+                    .order_by(AttemptEvent.id)).all())
+    return summary, originated, decisions
+
+
+async def test_a_campaign_fails_over_from_its_congested_trunk_and_then_skips_it(
+        pbx: Backend, settings: Settings, trunks: dict[str, Trunk], env: dict[str, str],
+        tmp_path: Path) -> None:
+    numbers = [number_for(Behaviour.ANSWER, 0, 1, tag) for tag in range(4)]
+    summary, originated, decisions = await _run_campaign(
+        settings, tmp_path, Path(env["OPENDIALER_TRUNKS"]), [1001], numbers,
+        '["carrier-congested", "carrier-reg"]')
+    assert (summary.attempts, summary.connected, summary.abandoned) == (4, 4, 0)
+    assert summary.dispositions == {"SALE": 4}
+    route = [(e.attempt_id, (e.detail or {})["trunk"]) for e in originated]
+    first3 = [a for a, _ in route][:6:2]
+    # the first three calls each met the 503 and left again through carrier-reg, as the same
+    # attempt; three 503s in a row mark the congested trunk failed, so the fourth goes around it
+    assert route[:6] == [(a, t) for a in first3 for t in ("carrier-congested", "carrier-reg")]
+    assert route[6:] == [(route[6][0], "carrier-reg")] and route[6][0] not in first3
+    assert all((e.detail or {}).get("failed_over_from") == ["carrier-congested"]
+               for e in originated[1:6:2])
+
+
+async def test_the_channel_cap_holds_under_a_campaign(
+        pbx: Backend, settings: Settings, trunks: dict[str, Trunk], tmp_path: Path) -> None:
+    capped = tmp_path / "trunks.toml"
+    capped.write_text(SHIPPED.replace("max_channels = 50", "max_channels = 2"))
+    seats = [1001, 1002, 1003, 1004]
+    numbers = [number_for(Behaviour.ANSWER, 0, 3, tag) for tag in range(8)]
+    most = 0
+
+    async def count(env: DialerEnv) -> None:
+        nonlocal most
+        async with AriClient.from_settings(settings.pbx) as ari:
+            while True:
+                up = [c for c in await ari.get("channels") if c["id"].startswith("cust-")]
+                most = max(most, len(up))
+                await asyncio.sleep(0.05)
+
+    summary, originated, decisions = await _run_campaign(
+        settings, tmp_path, capped, seats, numbers, '"carrier-reg"', count)
+    assert (summary.attempts, summary.connected, summary.abandoned) == (8, 8, 0)
+    assert {(e.detail or {})["trunk"] for e in originated} == {"carrier-reg"}
+    # four ready agents, but never more than the trunk's two channels at once
+    assert most == 2
+    assert any("not dialing: the campaign's trunks are full or failing (carrier-reg: 2/2)" in d
+               for d in decisions), decisions

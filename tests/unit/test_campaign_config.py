@@ -80,6 +80,9 @@ def with_line(old: str, new: str) -> str:
         (with_line('"progressive"', '"robocall"'), "campaign.mode must be one of"),
         (with_line('"+12125550100"', '"555-0100"'), "campaign.caller_id must be an E.164"),
         (with_line('trunk = "carrier"', "trunk = 5"), "campaign.trunk must be a non-empty"),
+        (with_line('trunk = "carrier"', "trunk = []"), "campaign.trunk must be a non-empty"),
+        (with_line('trunk = "carrier"', 'trunk = ["a", "a"]'), "campaign.trunk names a trunk"),
+        (with_line('trunk = "carrier"', 'trunk = ["a", "b c"]'), "campaign.trunk trunk names are"),
         (
             with_line('trunk = "carrier"', 'trunk = "c"\ncolour = "red"'),
             "unknown key campaign.colour",
@@ -160,3 +163,11 @@ def test_each_bad_field_is_named(text: str, field: str) -> None:
 def test_the_bad_value_is_shown() -> None:
     with pytest.raises(CampaignConfigError, match='got "robocall"'):
         loads_campaign(with_line('"progressive"', '"robocall"'))
+
+
+def test_trunks_are_a_name_or_a_list_preferred_first_and_caller_id_may_come_from_them() -> None:
+    cfg = loads_campaign(with_line('trunk = "carrier"', 'trunk = ["carrier-reg", "carrier"]'))
+    assert cfg.trunk == "carrier-reg,carrier"
+    assert loads_campaign(GOOD).trunk == "carrier"
+    no_cid = loads_campaign(with_line('caller_id = "+12125550100"\n', ""))
+    assert no_cid.caller_id == ""
