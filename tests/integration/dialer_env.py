@@ -29,8 +29,7 @@ CAMPAIGN = """
 [campaign]
 name = "{name}"
 mode = "{mode}"
-caller_id = "+12125550100"
-trunk = {trunk}
+{caller_id}trunk = {trunk}
 agents = [{agents}]
 
 [dialing]
@@ -69,13 +68,16 @@ class DialerEnv:
 async def dialer_env(settings: Settings, tmp: Path, seats: Sequence[int], numbers: Sequence[str],
                      mode: str = "progressive", logout_delay: str = "10s",
                      phones: bool = True, trunk: str = '"carrier"',
-                     link_port: int = LINK_PORT) -> AsyncIterator[DialerEnv]:
-    """`trunk` is the campaign's TOML value (a name or an array of names)."""
+                     link_port: int = LINK_PORT,
+                     caller_id: str | None = "+12125550100") -> AsyncIterator[DialerEnv]:
+    """`trunk` is the campaign's TOML value (a name or an array of names); `caller_id` None:
+    the campaign sets none (its trunks' own are used)."""
     db = open_database(tmp / "dialer.sqlite3")
     for seat in seats:
         add_agent(db, f"agent{seat}", password(seat), sip_endpoint=f"PJSIP/agent{seat}")
     cfg = loads_campaign(CAMPAIGN.format(
         name="it", mode=mode, logout_delay=logout_delay, trunk=trunk,
+        caller_id=f'caller_id = "{caller_id}"\n' if caller_id else "",
         agents=", ".join(f'"agent{s}"' for s in seats)))
     cid = create_campaign(db, cfg)
     insert_contacts(db, cid, [NewContact(i + 2, (n,), {"name": f"Customer {i}"})

@@ -292,6 +292,7 @@ def test_bad_trunk_settings_are_refused_with_the_field_named_and_nothing_reloade
 async def _run_campaign(settings: Settings, tmp_path: Path, trunks_file: Path, seats: list[int],
                         numbers: list[str], trunk: str,
                         watch: Callable[[DialerEnv], Awaitable[None]] | None = None,
+                        caller_id: str | None = "+12125550100",
                         ) -> tuple[repo.CampaignSummary, list[AttemptEvent], list[str]]:
     """Run a progressive campaign on this module's PBX with the dialer's trunks from
     `trunks_file`, until every contact is done; its summary, ORIGINATED events and decisions."""
@@ -299,7 +300,7 @@ async def _run_campaign(settings: Settings, tmp_path: Path, trunks_file: Path, s
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("OPENDIALER_TRUNKS", str(trunks_file))
         async with dialer_env(settings, tmp_path, seats, numbers, trunk=trunk,
-                              link_port=8767) as env:
+                              link_port=8767, caller_id=caller_id) as env:
             bots = [asyncio.create_task(scripted_agent(env.url, f"agent{s}", password(s), "SALE"))
                     for s in seats]
             while sum(1 for a in env.engine.agents.values()
@@ -328,6 +329,13 @@ async def _run_campaign(settings: Settings, tmp_path: Path, trunks_file: Path, s
     return summary, originated, decisions
 
 
+def _caller_ids(settings: Settings, numbers: list[str]) -> set[str]:
+    """The caller IDs the simulated carrier saw on calls to `numbers` (from its log)."""
+    log = (settings.runtime_dir / "state/carrier/log/messages.log").read_text()
+    return {line.rsplit(" from ", 1)[1].strip() for line in log.splitlines()
+            if " from " in line and any(f"customer {n} " in line for n in numbers)}
+
+
 async def test_a_campaign_fails_over_from_its_congested_trunk_and_then_skips_it(
         pbx: Backend, settings: Settings, trunks: dict[str, Trunk], env: dict[str, str],
         tmp_path: Path) -> None:
@@ -345,6 +353,7 @@ async def test_a_campaign_fails_over_from_its_congested_trunk_and_then_skips_it(
     assert route[6:] == [(route[6][0], "carrier-reg")] and route[6][0] not in first3
     assert all((e.detail or {}).get("failed_over_from") == ["carrier-congested"]
                for e in originated[1:6:2])
+    assert _caller_ids(settings, numbers) == {"+12125550100"}      # the campaign's own
 
 
 async def test_the_channel_cap_holds_under_a_campaign(
@@ -364,10 +373,12 @@ async def test_the_channel_cap_holds_under_a_campaign(
                 await asyncio.sleep(0.05)
 
     summary, originated, decisions = await _run_campaign(
-        settings, tmp_path, capped, seats, numbers, '"carrier-reg"', count)
+        settings, tmp_path, capped, seats, numbers, '"carrier-reg"', count, caller_id=None)
     assert (summary.attempts, summary.connected, summary.abandoned) == (8, 8, 0)
     assert {(e.detail or {})["trunk"] for e in originated} == {"carrier-reg"}
     # four ready agents, but never more than the trunk's two channels at once
     assert most == 2
+    # the campaign sets no caller ID: the trunk's (config/trunks.toml) is sent
+    assert _caller_ids(settings, numbers) == {"+15550100000"}
     assert any("not dialing: the campaign's trunks are full or failing (carrier-reg: 2/2)" in d
                for d in decisions), decisions
