@@ -466,7 +466,9 @@ class Engine:
                 claim, attempt_id = got
                 await self._dial(run, None, claim, attempt_id)
         elif mode is DialMode.PUSH_PREVIEW:
-            while (agent := self._free_agent(run.info.id)) is not None:
+            # a record is pushed only when a trunk could carry its call
+            while (self._trunk_room(run) > 0
+                   and (agent := self._free_agent(run.info.id)) is not None):
                 offer = repo.claim_next_contact(self.db, run.info.id, utcnow(), agent.info.id)
                 if offer is None:
                     run.exhausted_at = run.exhausted_at or self.clock()
@@ -651,7 +653,7 @@ class Engine:
             order = self.trunks.order(run.info.trunk)
             raise repo.RepositoryError(
                 "no trunk can take the call now (" + self.trunks.describe(
-                    order, self._in_use(), self.clock()) + "); try Dial again in a moment")
+                    order, self._in_use(), self.clock()) + "); try again in a moment")
         verdict = gate.check_claim(self.db, claim, utcnow())
         if not verdict.allowed:
             # checked again just before dialing: DNC or calling hours may have changed
