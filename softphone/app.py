@@ -12,6 +12,7 @@ from typing import Any
 from PyQt5.QtWidgets import QApplication
 
 from softphone.link import AgentLink
+from softphone.ui.audio_menu import install_audio_menu
 from softphone.ui.login_dialog import LoginDialog, LoginRequest
 from softphone.ui.main_window import MainWindow
 
@@ -75,6 +76,7 @@ class AgentApp:
         phone.registration.connect(
             lambda state, reason: window.statusBar().showMessage(
                 f"SIP phone: {state}" + (f" ({reason})" if reason else ""), 8000))
+        install_audio_menu(window, phone)   # Audio menu: audio settings, headset check
 
 
 def open_phone(req: LoginRequest) -> Any:
@@ -99,4 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     code = app.exec_()
     if agent_app.phone is not None:
         agent_app.phone.close()
+        from softphone.sip.pjsua2_ua import PjsuaStack
+
+        stack = PjsuaStack.current()     # its thread left running can crash the exit
+        if stack is not None:
+            stack.shutdown()
     return int(code)

@@ -1,0 +1,514 @@
+"""Benchmark (not a test): the delay the softphone adds to audio, each way, and its CPU per call.
+
+Runs the real softphone path: our `UserAgent` on pjsua2 registered as seat agent1018 on the real
+Asterisk, its `AudioBridge`, and a `VirtualAudioDevice` as the sound card (a real-time clock like a
+card's), calling the PBX's echo extension 9196 (what we send comes back). Three parts:
+
+1. **idle**: registered, no call, for `--idle` seconds: the process's CPU time (all threads:
+   pjsua's event pump, its media and clock threads, ours) over the wall time.
+2. **CPU per call**: one call to 9196 for `--call` seconds, the microphone playing a steady tone
+   (audio flows both ways all the time, as in a conversation through a headset). CPU% is process
+   CPU time (`time.process_time()`) over wall time, x100: percent of one core, not a share of a
+   busy machine (other jobs at nice 19 do not count). `per_call` = call% - idle%.
+3. **added delay**: a second call to 9196, with the microphone playing tone bursts (1 kHz,
+   100 ms every 500 ms). Each burst's onset is timed where it passes four points:
+     - the **device** side: the sound card's input callback handing a frame in, and its output
+       callback taking a frame out (a wrapper around the device stamps each frame);
+     - the **network** side: RTP packets on the loopback wire, captured by `dumpcap` (kernel
+       timestamps, in another process) for the call's RTP port, decoded from G.711;
+     - the bridge's **port** to pjsua (an `AudioTap` stamps each frame there), to split each way
+       into the bridge's FIFO and PJSIP's part (conference clock, codec, jitter buffer).
+   A frame of N samples handed on at time T counts as carrying sample j at T + j/rate. All frames
+   here are 20 ms (device, port and ptime), so a softphone that handed every frame on the moment
+   it got it would add 0 ms; what is measured is what ours adds:
+     - `mic_to_net`: input callback -> RTP packet leaving for the PBX;
+     - `net_to_speaker`: RTP packet arriving from the PBX -> output callback taking the frame
+       (the sound card's own output buffer comes on top, as for any application).
+   Both are medians over the bursts (p95 and max too); `added` = their sum (what the softphone
+   adds to a conversation's round trip). PJSIP's jitter buffer's own view (its average delay,
+   from the stream's statistics at the end of the call) is printed alongside.
+
+Prints
+    softphone_audio_ms added=<x> mic_to_net=<a> net_to_speaker=<b> ...
+    softphone_cpu_pct per_call=<y> call=<c> idle=<i>
+and the split of each way on `detail:` lines. Needs the PBX (`.venv/bin/dialer pbx up`) and
+`dumpcap` (Debian's wireshark/tshark), run as root (loopback capture). Exit status: 0 measured,
+1 the measurement failed, 2 the PBX or a tool is missing.
+
+Usage: .venv/bin/python bench/softphone_audio.py [--idle 20] [--call 40] [--bursts 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import shutil
+import signal
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from array import array
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import pjsua2 as pj  # type: ignore[import-untyped]  # noqa: E402
+
+from dialer.pbx import backend  # noqa: E402
+from dialer.settings import load_settings  # noqa: E402
+from softphone.audio.bridge import AudioBridge  # noqa: E402
+from softphone.audio.device import AudioStream, DeviceInfo, FrameSink, FrameSource  # noqa: E402
+from softphone.audio.pcm import AudioFormat, ToneGenerator, samples_of  # noqa: E402
+from softphone.audio.virtual import Silence, VirtualAudioDevice, tone  # noqa: E402
+from softphone.sip.api import (  # noqa: E402
+    CallState,
+    CallStateChanged,
+    EventQueue,
+    RegistrationChanged,
+    RegState,
+    SipAccount,
+    SipError,
+)
+from softphone.sip.pjsua2_ua import PjsuaStack, PjsuaUserAgent  # noqa: E402
+
+SEAT = 1018
+ECHO = "9196"
+FMT = AudioFormat()            # 16 kHz, 20 ms: the softphone's own format
+BURST_HZ = 1000.0
+ONSET_THRESHOLD = 2000         # |sample| above this is "sound" (the bursts peak at ~8200)
+QUIET_S = 0.15                 # an onset follows at least this much quiet
+
+
+class Unavailable(Exception):
+    """The PBX or a tool is missing (exit status 2)."""
+
+
+# ---------------------------------------------------------------------------- stamping
+Stamped = list[tuple[float, bytes]]
+
+
+class StampedDevice:
+    """An `AudioDevice` that stamps (time.time(), frame) at its input and output callbacks."""
+
+    def __init__(self, device: VirtualAudioDevice) -> None:
+        self.device = device
+        self.recording = False
+        self.mic: Stamped = []
+        self.speaker: Stamped = []
+
+    def list_devices(self) -> list[DeviceInfo]:
+        return self.device.list_devices()
+
+    def open_input(self, device: str | None, fmt: AudioFormat,
+                   on_frame: FrameSink) -> AudioStream:
+        def stamped(frame: bytes) -> None:
+            if self.recording:
+                self.mic.append((time.time(), frame))
+            on_frame(frame)
+        return self.device.open_input(device, fmt, stamped)
+
+    def open_output(self, device: str | None, fmt: AudioFormat,
+                    pull: FrameSource) -> AudioStream:
+        def stamped() -> bytes:
+            frame = pull()
+            if self.recording:
+                self.speaker.append((time.time(), frame))
+            return frame
+        return self.device.open_output(device, fmt, stamped)
+
+
+class StampTap:
+    """An `AudioTap` at the bridge's port to pjsua: stamps what goes out and what comes in."""
+
+    def __init__(self) -> None:
+        self.tx: Stamped = []
+        self.rx: Stamped = []
+
+    def on_tx(self, frame: bytes) -> bytes:
+        self.tx.append((time.time(), frame))
+        return frame
+
+    def on_rx(self, frame: bytes) -> None:
+        self.rx.append((time.time(), frame))
+
+
+class Bursts:
+    """The microphone: `count` times `on_ms` of a 1 kHz tone every `period_ms`, then silence."""
+
+    def __init__(self, fmt: AudioFormat, count: int, on_ms: int = 100,
+                 period_ms: int = 500) -> None:
+        self.fmt = fmt
+        self.count = count
+        self.on = on_ms // fmt.frame_ms
+        self.period = period_ms // fmt.frame_ms
+        self.n = 0
+        self.tone: ToneGenerator | None = None
+        self.finished = threading.Event()
+
+    def next_frame(self) -> bytes:
+        i = self.n % self.period
+        if self.n // self.period >= self.count:
+            self.finished.set()
+            return self.fmt.silence()
+        self.n += 1
+        if i == 0:
+            self.tone = ToneGenerator(BURST_HZ, self.fmt, -12.0)   # each burst starts at phase 0
+        if i < self.on and self.tone is not None:
+            return self.tone.next_frame()
+        return self.fmt.silence()
+
+
+# ---------------------------------------------------------------------------- the wire
+def _ulaw(b: int) -> int:
+    b = ~b & 0xFF
+    t = ((b & 0x0F) << 3) + 0x84
+    t <<= (b & 0x70) >> 4
+    return (0x84 - t) if b & 0x80 else (t - 0x84)
+
+
+def _alaw(b: int) -> int:
+    b ^= 0x55
+    t = (b & 0x0F) << 4
+    seg = (b & 0x70) >> 4
+    t = t + 8 if seg == 0 else (t + 0x108) << (seg - 1)
+    return t if b & 0x80 else -t
+
+
+ULAW = [_ulaw(i) for i in range(256)]
+ALAW = [_alaw(i) for i in range(256)]
+PAYLOAD_TABLES = {0: ULAW, 8: ALAW}
+
+
+@dataclass
+class RtpPacket:
+    t: float
+    outbound: bool        # from the softphone to the PBX
+    seq: int
+    samples: array[int]
+
+
+def read_rtp(pcap: Path, pbx_port: int) -> list[RtpPacket]:
+    """The G.711 RTP packets to and from the PBX's `pbx_port` in a libpcap file."""
+    data = pcap.read_bytes()
+    if len(data) < 24:
+        return []
+    magic = struct.unpack("<I", data[:4])[0]
+    endian, nano = {0xA1B2C3D4: ("<", False), 0xA1B23C4D: ("<", True),
+                    0xD4C3B2A1: (">", False), 0x4D3CB2A1: (">", True)}[magic]
+    link = struct.unpack(endian + "I", data[20:24])[0]
+    skip = {1: 14, 0: 4, 101: 0, 113: 16, 276: 20}.get(link)
+    if skip is None:
+        raise RuntimeError(f"unknown pcap link type {link}")
+    out: list[RtpPacket] = []
+    seen: set[tuple[bool, int]] = set()
+    pos = 24
+    while pos + 16 <= len(data):
+        sec, frac, caplen, _ = struct.unpack(endian + "IIII", data[pos:pos + 16])
+        pkt = data[pos + 16:pos + 16 + caplen]
+        pos += 16 + caplen
+        t = sec + frac / (1e9 if nano else 1e6)
+        ip = pkt[skip:]
+        if len(ip) < 20 or ip[0] >> 4 != 4 or ip[9] != 17:
+            continue
+        udp = ip[(ip[0] & 0x0F) * 4:]
+        src, dst = struct.unpack("!HH", udp[:4])
+        rtp = udp[8:]
+        if len(rtp) < 12 or rtp[0] >> 6 != 2:
+            continue
+        pt = rtp[1] & 0x7F
+        table = PAYLOAD_TABLES.get(pt)
+        if table is None:
+            continue
+        outbound = dst == pbx_port
+        if not outbound and src != pbx_port:
+            continue
+        seq = struct.unpack("!H", rtp[2:4])[0]
+        if (outbound, seq) in seen:   # a loopback packet seen twice
+            continue
+        seen.add((outbound, seq))
+        head = 12 + 4 * (rtp[0] & 0x0F)
+        if rtp[0] & 0x10:
+            head += 4 + 4 * struct.unpack("!H", rtp[head + 2:head + 4])[0]
+        out.append(RtpPacket(t, outbound, seq, array("h", (table[b] for b in rtp[head:]))))
+    return out
+
+
+class Capture:
+    """dumpcap on loopback for one UDP port, in its own process (its CPU is not ours)."""
+
+    def __init__(self, port: int, folder: Path) -> None:
+        self.path = folder / "rtp.pcap"
+        self.proc = subprocess.Popen(
+            ["dumpcap", "-q", "-P", "-i", "lo", "-f", f"udp port {port}", "-w", str(self.path)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.ready = threading.Event()
+        self.log: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+        if not self.ready.wait(10):
+            self.stop()
+            raise Unavailable("dumpcap did not start capturing on lo: " + " ".join(self.log))
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.log.append(line.strip())
+            if "Capturing on" in line:
+                self.ready.set()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+# ---------------------------------------------------------------------------- onsets
+Frames = list[tuple[float, Sequence[int]]]
+
+
+def onsets(frames: Frames, rate: int) -> list[float]:
+    """Times of the samples that rise above the threshold after at least QUIET_S of quiet."""
+    need = int(QUIET_S * rate)
+    quiet = need
+    found: list[float] = []
+    for t, samples in frames:
+        if max(map(abs, samples), default=0) < ONSET_THRESHOLD:
+            quiet += len(samples)
+            continue
+        for j, x in enumerate(samples):
+            if abs(x) >= ONSET_THRESHOLD:
+                if quiet >= need:
+                    found.append(t + j / rate)
+                quiet = 0
+            else:
+                quiet += 1
+    return found
+
+
+def delays(src: list[float], dst: list[float], hi: float = 0.4) -> list[float]:
+    """For each onset in `src`, ms until the first onset in `dst` at most `hi` s later."""
+    out = []
+    for a in src:
+        later = [b - a for b in dst if -0.005 <= b - a <= hi]
+        if later:
+            out.append(1000 * min(later))
+    return out
+
+
+def pcm_frames(stamped: Stamped) -> Frames:
+    return [(t, samples_of(f)) for t, f in stamped]
+
+
+def pct(values: list[float], p: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+
+
+def summary(values: list[float]) -> str:
+    if not values:
+        return "n=0"
+    return (f"p50={statistics.median(values):.1f} p95={pct(values, 95):.1f} "
+            f"max={max(values):.1f} n={len(values)}")
+
+
+# ---------------------------------------------------------------------------- the phone
+class Bench:
+    def __init__(self, seat: int, registrar: str | None = None) -> None:
+        self.settings = load_settings()
+        s = self.settings
+        status = backend(s, log=lambda _m: None).status()
+        if not status.running:
+            raise Unavailable("the PBX is not running: start it with `.venv/bin/dialer pbx up`")
+        self.registrar = registrar or f"{s.pbx.bind}:{s.pbx.sip_port}"
+        self.virtual = VirtualAudioDevice(FMT, Silence(FMT), keep_seconds=5)
+        self.stamped = StampedDevice(self.virtual)
+        self.bridge = AudioBridge(self.virtual, FMT)
+        self.ua = PjsuaUserAgent(SipAccount(f"agent{seat}", s.agents.sip_password(seat),
+                                            self.registrar), self.bridge)
+        self.events = EventQueue()
+        self.ua.add_listener(self.events)
+
+    def register(self, timeout: float = 8.0) -> None:
+        self.ua.register()
+        try:
+            ev = self.events.wait_for(RegistrationChanged, timeout, lambda e: e.code > 0)
+        except SipError:
+            raise Unavailable(f"no answer to REGISTER from the PBX at {self.registrar} within "
+                              f"{timeout:g} s: is it running? (`.venv/bin/dialer pbx up`)"
+                              ) from None
+        if ev.state is not RegState.REGISTERED:
+            raise Unavailable(f"the PBX at {self.registrar} refused {self.ua.account.user}: "
+                              f"{ev.code} {ev.reason}")
+
+    def call(self) -> int:
+        call = self.ua.make_call(ECHO)
+        ev = self.events.wait_for(
+            CallStateChanged, 10,
+            lambda e: e.call == call and e.state in (CallState.CONFIRMED, CallState.DISCONNECTED))
+        if ev.state is CallState.DISCONNECTED:
+            raise Unavailable(f"the echo extension {ECHO} did not answer: {ev.code} {ev.reason}")
+        deadline = time.monotonic() + 5
+        while not self.bridge.running and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return call
+
+    def hangup(self, call: int) -> None:
+        self.ua.hangup(call)
+        deadline = time.monotonic() + 5
+        while call in self.ua.calls() and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    def pj(self, call: int, fn: Callable[[Any, int], Any]) -> Any:
+        """Run `fn(pjsua2 call, audio media index)` on the stack thread. Reads the user agent's
+        private call table: a benchmark's licence, not an interface."""
+        def go() -> Any:
+            pj_call = self.ua._calls[call]
+            ci = pj_call.getInfo()
+            index = next(mi.index for mi in ci.media if mi.type == pj.PJMEDIA_TYPE_AUDIO)
+            return fn(pj_call, index)
+        return self.ua.stack.run(go)
+
+    def close(self) -> None:
+        self.ua.close()
+        stack = PjsuaStack.current()
+        if stack is not None:
+            stack.shutdown()
+
+
+def cpu_pct(seconds: float) -> float:
+    c0, w0 = time.process_time(), time.monotonic()
+    time.sleep(seconds)
+    return 100 * (time.process_time() - c0) / (time.monotonic() - w0)
+
+
+def measure_cpu(b: Bench, idle_s: float, call_s: float) -> tuple[float, float]:
+    time.sleep(2)                            # registration traffic settles
+    idle = cpu_pct(idle_s)
+    b.virtual.set_signal(tone(440, FMT))     # a steady voice both ways
+    call = b.call()
+    time.sleep(2)                            # media and FIFOs settle
+    busy = cpu_pct(call_s)
+    b.hangup(call)
+    return idle, busy
+
+
+@dataclass
+class Latency:
+    mic_to_net: list[float]
+    net_to_speaker: list[float]
+    mic_to_port: list[float]
+    port_to_net: list[float]
+    net_to_port: list[float]
+    port_to_speaker: list[float]
+    jbuf: str
+    codec: str
+
+
+def measure_latency(b: Bench, bursts: int, folder: Path) -> Latency:
+    b.bridge.device = b.stamped              # the same bridge, now with stamped callbacks
+    b.virtual.set_signal(Silence(FMT))
+    call = b.call()
+    remote = b.pj(call, lambda c, i: str(c.getStreamInfo(i).remoteRtpAddress))
+    codec = b.pj(call, lambda c, i: f"{c.getStreamInfo(i).codecName}")
+    port = int(remote.rsplit(":", 1)[1])
+    cap = Capture(port, folder)
+    tap = StampTap()
+    try:
+        time.sleep(1.0)                      # capture running, jitter buffer settled
+        b.ua.set_audio_tap(tap)
+        b.stamped.recording = True
+        signal_ = Bursts(FMT, bursts)
+        b.virtual.set_signal(signal_)
+        if not signal_.finished.wait(bursts * 0.5 + 10):
+            raise RuntimeError("the virtual sound card stopped ticking")
+        time.sleep(0.5)                      # the last echo comes back and plays
+        b.stamped.recording = False
+        b.ua.set_audio_tap(None)
+
+        def jb(c: Any, i: int) -> str:
+            j = c.getStreamStat(i).jbuf
+            return (f"avg={j.avgDelayMsec} min={j.minDelayMsec} max={j.maxDelayMsec} "
+                    f"prefetch={j.prefetch} frame_bytes={j.frameSize} lost={j.lost} "
+                    f"discard={j.discard} empty={j.empty}")
+        jbuf = b.pj(call, jb)
+    finally:
+        cap.stop()
+        b.hangup(call)
+    packets = read_rtp(cap.path, port)
+    rate = 8000
+    out_net = onsets([(p.t, p.samples) for p in packets if p.outbound], rate)
+    in_net = onsets([(p.t, p.samples) for p in packets if not p.outbound], rate)
+    mic = onsets(pcm_frames(b.stamped.mic), FMT.rate)
+    speaker = onsets(pcm_frames(b.stamped.speaker), FMT.rate)
+    port_tx = onsets(pcm_frames(tap.tx), FMT.rate)
+    port_rx = onsets(pcm_frames(tap.rx), FMT.rate)
+    if not (out_net and in_net and mic and speaker):
+        raise RuntimeError(f"bursts not found: {len(mic)} at the microphone, {len(out_net)} "
+                           f"sent, {len(in_net)} received back, {len(speaker)} played "
+                           f"({len(packets)} RTP packets captured)")
+    return Latency(delays(mic, out_net), delays(in_net, speaker), delays(mic, port_tx),
+                   delays(port_tx, out_net), delays(in_net, port_rx), delays(port_rx, speaker),
+                   jbuf, codec)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--idle", type=float, default=20.0, help="idle baseline, s")
+    parser.add_argument("--call", type=float, default=40.0, help="call for the CPU figure, s")
+    parser.add_argument("--bursts", type=int, default=40, help="tone bursts for the delay")
+    parser.add_argument("--seat", type=int, default=SEAT, help="agent seat (default 1018)")
+    parser.add_argument("--registrar", help="host:port of the PBX (default: from the settings)")
+    args = parser.parse_args(argv)
+    if shutil.which("dumpcap") is None:
+        print("softphone_audio: dumpcap is missing (Debian package tshark)", file=sys.stderr)
+        return 2
+    b: Bench | None = None
+    try:
+        b = Bench(args.seat, args.registrar)
+        b.register()
+        idle, busy = measure_cpu(b, args.idle, args.call)
+        with tempfile.TemporaryDirectory(prefix="bench-softphone-audio-") as tmp:
+            lat = measure_latency(b, args.bursts, Path(tmp))
+    except Unavailable as exc:
+        print(f"softphone_audio: {exc}", file=sys.stderr)
+        return 2
+    except (RuntimeError, SipError) as exc:
+        print(f"softphone_audio: measurement failed: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if b is not None:
+            b.close()
+
+    def med(v: list[float]) -> float:
+        return statistics.median(v) if v else math.nan
+
+    m2n, n2s = med(lat.mic_to_net), med(lat.net_to_speaker)
+    print(f"softphone_audio_ms added={m2n + n2s:.1f} mic_to_net={m2n:.1f} "
+          f"net_to_speaker={n2s:.1f} mic_to_net_p95={pct(lat.mic_to_net, 95):.1f} "
+          f"net_to_speaker_p95={pct(lat.net_to_speaker, 95):.1f} bursts={args.bursts} "
+          f"codec={lat.codec}")
+    print(f"softphone_cpu_pct per_call={busy - idle:.2f} call={busy:.2f} idle={idle:.2f} "
+          f"call_s={args.call:g} idle_s={args.idle:g}")
+    print(f"detail: mic_to_net      {summary(lat.mic_to_net)}")
+    print(f"detail:   device->port  {summary(lat.mic_to_port)}  (the bridge's microphone FIFO)")
+    print(f"detail:   port->network {summary(lat.port_to_net)}  (PJSIP: conference clock, "
+          "resampler, encoder, send)")
+    print(f"detail: net_to_speaker  {summary(lat.net_to_speaker)}")
+    print(f"detail:   network->port {summary(lat.net_to_port)}  (PJSIP: jitter buffer, decoder, "
+          "resampler, conference clock)")
+    print(f"detail:   port->device  {summary(lat.port_to_speaker)}  (the bridge's speaker FIFO)")
+    print(f"detail: pjsua jitter buffer (ms): {lat.jbuf}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
