@@ -11,6 +11,8 @@ id that says what it is, so a restarted dialer recognises its own leftovers:
 The agent's leg waits alone in a mixing bridge of its own; connecting a customer is then one
 `addChannel` of the customer's channel into that bridge (facts.md: p50 ~3 ms, p99 ~10 ms here),
 and when the customer leaves, the agent is alone again, back to waiting. No ringing at the agent.
+The bridge is `mixing,proxy_media`: Asterisk keeps the same technology (simple_bridge) with one
+channel and with two, instead of switching to native RTP forwarding as the customer joins.
 
 `CallControl` reports what happens through a `CallEvents` listener (the engine) and never blocks on
 the database: answered customers are bridged inside the event handler before anything else is done.
@@ -193,7 +195,10 @@ class CallControl:
         channel_id = f"{AGENT_PREFIX}{agent_id}-{self._run}{next(self._leg_seq)}"
         leg = _AgentLeg(agent_id, channel_id, bridge_id)
         self.agents[agent_id] = leg
-        await self.ari.post(f"bridges/{bridge_id}", type="mixing", name=f"agent {agent_id}")
+        # proxy_media: media always passes through Asterisk (simple_bridge with one channel or
+        # two), so connecting a customer never switches the bridge's technology mid-hello
+        await self.ari.post(f"bridges/{bridge_id}", type="mixing,proxy_media",
+                            name=f"agent {agent_id}")
         try:
             await self.ari.post("channels", endpoint=endpoint, app=self.ari.app,
                                 appArgs=f"agent,{agent_id}", channelId=channel_id,
