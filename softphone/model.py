@@ -41,6 +41,11 @@ class SystemMessage:
     deadline: datetime | None = None   # a countdown runs until then (logout pending)
 
 
+def field_label(key: str) -> str:
+    """A record field's name as the agent reads it: 'account_no' -> 'Account no'."""
+    return key.replace("_", " ").capitalize()
+
+
 def format_remaining(seconds: float) -> str:
     """'1 min 05 s', '42 s', '0 s': minutes and seconds, as the countdown shows them."""
     s = max(0, int(seconds + 0.999))
@@ -60,14 +65,18 @@ class AgentModel:
     offer_is_push: bool = False
     call: dict[str, Any] | None = None         # call_connected, until the disposition
     call_started: datetime | None = None
+    call_ended: datetime | None = None         # the call timer stops there (wrap-up)
     disposition_due: int | None = None         # attempt id
     logout_deadline: datetime | None = None
     logout_authorized: bool = False
+    logout_after_call: bool = False   # asked on a call: authorized after its disposition
 
     # ---------------------------------------------------------------- feeding
     def apply(self, msg: dict[str, Any], now: datetime) -> None:
         kind = msg.get("type")
         if kind == "login_ok":
+            if not self.agent:      # errors before the first login were the login dialog's
+                self.messages = [m for m in self.messages if m.kind != "error"]
             self.agent = msg.get("agent", "")
             self.status = Status(msg.get("state", "not_ready"))
             self.logout_authorized = False
@@ -95,7 +104,11 @@ class AgentModel:
             self.offer = None
             self.call = msg
             self.call_started = now
+            self.call_ended = None
+            if self.logout_deadline is not None:    # in time: the dialer stops the countdown
+                self._logout_after_call(now)
         elif kind == "call_ended":
+            self.call_ended = now
             if msg.get("disposition_required"):
                 self.disposition_due = msg["attempt"]
             else:
@@ -112,9 +125,15 @@ class AgentModel:
         elif kind == "logout_authorized":
             self.logout_deadline = None
             self.logout_authorized = True
+            self.logout_after_call = False
             self.status = Status.LOGGED_OUT
+            self.campaigns = {}           # no longer working on them
+            self.offer = None
             self.voice = "disconnected"
             self._say(now, "logout_authorized", "Logoff authorized. You are logged out.")
+        elif (kind == "ok" and msg.get("request") == "logout"
+              and self.status in (Status.ON_CALL, Status.WRAP_UP)):
+            self._logout_after_call(now)     # no countdown on a call (docs/agent-protocol.md)
         elif kind == "error":
             self._say(now, "error", msg.get("message", "error"))
 
@@ -122,11 +141,21 @@ class AgentModel:
         """The agent dialed, skipped, accepted or rejected the record on offer."""
         self.offer = None
 
+    def _logout_after_call(self, now: datetime) -> None:
+        self.logout_deadline = None
+        self.logout_after_call = True
+        self._say(now, "logout_pending", "Logoff after this call's disposition")
+
     def _say(self, now: datetime, kind: str, text: str,
              deadline: datetime | None = None) -> None:
         self.messages.append(SystemMessage(now, kind, text, deadline))
 
     # ---------------------------------------------------------------- reading
+    @property
+    def logout_waiting(self) -> bool:
+        """Logout was asked and is not authorized yet."""
+        return self.status is Status.LOGOUT_PENDING or self.logout_after_call
+
     def remaining(self, now: datetime) -> float | None:
         if self.logout_deadline is None:
             return None
@@ -144,6 +173,8 @@ class AgentModel:
         left = self.remaining_text(now)
         if left is not None:
             text += f"\nLogout pending: {left} until logoff authorization"
+        elif self.logout_after_call:
+            text += "\nLogout pending: after this call's disposition"
         elif self.logout_authorized:
             text += "\nLogoff authorized"
         return text
@@ -159,7 +190,9 @@ class AgentModel:
         return [c for c in self.campaigns.values() if c.get("status") in ("Started", "Paused")]
 
     def call_seconds(self, now: datetime) -> int:
-        return 0 if self.call_started is None else int((now - self.call_started).total_seconds())
+        if self.call_started is None:
+            return 0
+        return int(((self.call_ended or now) - self.call_started).total_seconds())
 
     def disposition_codes(self) -> list[dict[str, Any]]:
         if self.call is None:

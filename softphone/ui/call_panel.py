@@ -19,7 +19,7 @@ from PyQt5.QtWidgets import (
     QWidget,
 )
 
-from softphone.model import AgentModel
+from softphone.model import AgentModel, field_label
 
 
 class CallPanel(QGroupBox):
@@ -52,9 +52,11 @@ class CallPanel(QGroupBox):
         self.hang.setObjectName("hangupButton")
         self.hang.clicked.connect(self.hangup)
         keypad = QGridLayout()
+        self.keys: list[QPushButton] = []
         for i, key in enumerate("123456789*0#"):
             b = QPushButton(key)
             b.setFixedWidth(36)
+            self.keys.append(b)
             b.clicked.connect(lambda _=False, k=key: self.digit.emit(k))
             keypad.addWidget(b, i // 3, i % 3)
         top = QHBoxLayout()
@@ -74,6 +76,8 @@ class CallPanel(QGroupBox):
     def render_model(self, model: AgentModel, now: datetime) -> None:
         call = model.call
         contact: dict[str, Any] = call["contact"] if call else {}
+        campaign = model.campaigns.get(call.get("campaign", -1), {}) if call else {}
+        self.setTitle(f"Call ({campaign['name']})" if "name" in campaign else "Call")
         if call is None:
             self.number.setText("No call")
             self._contact = None
@@ -84,21 +88,22 @@ class CallPanel(QGroupBox):
             self._original = {k: str(v) for k, v in contact.get("fields", {}).items()}
             self.record.setRowCount(len(self._original))
             for i, (k, v) in enumerate(self._original.items()):
-                key = QTableWidgetItem(k)
+                key = QTableWidgetItem(field_label(k))
+                key.setData(Qt.UserRole, k)
                 key.setFlags(key.flags() & ~Qt.ItemIsEditable)
                 self.record.setItem(i, 0, key)
                 self.record.setItem(i, 1, QTableWidgetItem(v))
         secs = model.call_seconds(now)
         self.timer.setText(f"{secs // 60:02d}:{secs % 60:02d}")
         on_call = model.status.value == "on_call"
-        for b in (self.mute, self.hold, self.hang):
+        for b in (self.mute, self.hold, self.hang, *self.keys):
             b.setEnabled(on_call)
         self.save.setEnabled(call is not None)
 
     def edited_fields(self) -> dict[str, str]:
         out = {}
         for i in range(self.record.rowCount()):
-            k, v = self.record.item(i, 0).text(), self.record.item(i, 1).text()
+            k, v = self.record.item(i, 0).data(Qt.UserRole), self.record.item(i, 1).text()
             if self._original.get(k) != v:
                 out[k] = v
         return out

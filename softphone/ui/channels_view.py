@@ -27,7 +27,7 @@ class ChannelsView(QWidget):
 
     def render_model(self, model: AgentModel) -> None:
         text = model.voice
-        if model.status.value == "logout_pending":
+        if model.logout_waiting:
             text += " - logout pending"
         self.state.setText(text)
-        self.logout.setEnabled(model.status.value != "logged_out")
+        self.logout.setEnabled(model.status.value != "logged_out" and not model.logout_waiting)

@@ -21,6 +21,10 @@ from PyQt5.QtWidgets import (
 from softphone.model import AgentModel
 
 
+def _in_an_hour() -> datetime:
+    return datetime.now().replace(second=0, microsecond=0) + timedelta(hours=1)
+
+
 class DispositionPanel(QGroupBox):
     # attempt, code, note, callback time (or None), personal
     submitted = pyqtSignal(int, str, str, object, bool)
@@ -50,6 +54,7 @@ class DispositionPanel(QGroupBox):
         form.addRow(self.campaign)
         form.addRow(self.save)
         self._attempt: int | None = None
+        self.when.setDateTime(QDateTime(_in_an_hour()))
         self.on_callback_toggled(False)
 
     def on_callback_toggled(self, on: bool) -> None:
@@ -65,8 +70,7 @@ class DispositionPanel(QGroupBox):
                 self.codes.addItem(f"{c['label']} ({c['code']})", c["code"])
             self.note.clear()
             self.callback.setChecked(False)
-            soon = datetime.now().replace(second=0, microsecond=0) + timedelta(hours=1)
-            self.when.setDateTime(QDateTime(soon))
+            self.when.setDateTime(QDateTime(_in_an_hour()))
         self.setEnabled(due is not None)
         self.setTitle("Disposition (required before your next call)" if due is not None
                       else "Disposition")

@@ -35,6 +35,7 @@ class LoginDialog(QDialog):
                  sip_server: str = "127.0.0.1:5060") -> None:
         super().__init__(parent)
         self.setWindowTitle("Log in - opendialer agent")
+        self.setMinimumWidth(440)    # the dialer address shows whole
         self.agent = QLineEdit()
         self.agent.setPlaceholderText("agent1001")
         self.password = QLineEdit()

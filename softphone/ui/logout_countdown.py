@@ -29,5 +29,8 @@ class LogoutCountdown(QDialog):
         if left is not None:
             self.text.setText(f"You are awaiting logoff authorization.\n"
                               f"Time remaining: {left}")
+        elif model.logout_after_call:
+            self.text.setText("You are awaiting logoff authorization.\n"
+                              "You are logged off after this call's disposition.")
         elif model.logout_authorized:
             self.text.setText("Logoff authorized.")

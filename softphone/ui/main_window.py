@@ -103,7 +103,7 @@ class MainWindow(QMainWindow):
         self.channels.logout_requested.connect(self.on_logout)
         self.preview.request_record.connect(lambda: link.preview_request())
         self.preview.dial.connect(lambda: link.dial_offer())
-        self.preview.skip.connect(lambda: link.skip_offer())
+        self.preview.skip.connect(self.on_skip)
         self.call.hangup.connect(lambda: link.hangup())
         self.call.save_record.connect(lambda cid, fields: link.record_update(cid, fields))
         self.disposition.submitted.connect(
@@ -111,6 +111,7 @@ class MainWindow(QMainWindow):
                                                                        personal))
         link.changed.connect(self.refresh)
         link.logout_pending.connect(self.on_logout_pending)
+        link.message.connect(self.on_message)
         link.error.connect(lambda code, text: self.statusBar().showMessage(text, 8000))
         link.closed.connect(lambda why: self.connection.setText(f"dialer: {why}"))
         self.ticker = QTimer(self)
@@ -125,8 +126,20 @@ class MainWindow(QMainWindow):
         if ok:
             self.link.not_ready(reason)
 
+    def on_skip(self) -> None:
+        """Skip (preview) hands the record back and asks for the next one; Reject (push preview)
+        hands it back and the dialer pushes the next one itself."""
+        push = self.link.model.offer_is_push
+        if self.link.skip_offer() is not None and not push:
+            self.link.preview_request()
+
     def on_logout(self) -> None:
         self.link.logout()
+
+    def on_message(self, msg: dict[str, object]) -> None:
+        if (msg.get("type"), msg.get("request")) == ("ok", "logout") and \
+                self.link.model.logout_after_call:    # asked on a call: say it will wait
+            self.on_logout_pending(0.0)
 
     def on_logout_pending(self, _seconds: float) -> None:
         self.countdown.render_model(self.link.model, now())
@@ -146,6 +159,6 @@ class MainWindow(QMainWindow):
         st = m.status.value
         self.ready_action.setEnabled(st in ("not_ready",) and m.disposition_due is None)
         self.not_ready_action.setEnabled(st in ("ready", "reserved", "on_call", "wrap_up"))
-        self.logout_action.setEnabled(st != "logged_out")
+        self.logout_action.setEnabled(st != "logged_out" and not m.logout_waiting)
         self.setWindowTitle(f"opendialer agent - {m.agent or 'not logged in'} - "
                             f"{m.status.label}")

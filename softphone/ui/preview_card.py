@@ -14,7 +14,7 @@ from PyQt5.QtWidgets import (
     QWidget,
 )
 
-from softphone.model import AgentModel
+from softphone.model import AgentModel, field_label
 
 
 class PreviewCard(QGroupBox):
@@ -41,8 +41,23 @@ class PreviewCard(QGroupBox):
         layout = QVBoxLayout(self)
         layout.addLayout(self.fields)
         layout.addLayout(buttons)
+        self._shown: object = ()
 
     def render_model(self, model: AgentModel) -> None:
+        offer = model.offer
+        push = offer is not None and model.offer_is_push
+        campaign = model.campaigns.get(offer.get("campaign", -1), {}) if offer else {}
+        shown = (push, offer and offer.get("contact"), campaign.get("name"))
+        if shown != self._shown:        # rebuilt only when the record changes (no flicker)
+            self._shown = shown
+            self._render_record(model)
+        self.dial_button.setText("Accept" if push else "Dial")
+        self.skip_button.setText("Reject" if push else "Skip")
+        self.dial_button.setEnabled(offer is not None)
+        self.skip_button.setEnabled(offer is not None)
+        self.get.setEnabled(offer is None and model.status.value == "ready")
+
+    def _render_record(self, model: AgentModel) -> None:
         offer = model.offer
         while self.fields.rowCount():
             self.fields.removeRow(0)
@@ -51,15 +66,20 @@ class PreviewCard(QGroupBox):
             self.fields.addRow(QLabel("No record. Preview campaigns: Get record."))
         else:
             c = offer["contact"]
-            self.setTitle("Push preview: a record for you" if model.offer_is_push
-                          else "Preview")
+            title = "Push preview: a record for you" if model.offer_is_push else "Preview"
+            name = model.campaigns.get(offer.get("campaign", -1), {}).get("name")
+            self.setTitle(f"{title} ({name})" if name else title)
             self.fields.addRow("Number", QLabel(c["number"]))
             for key, value in c.get("fields", {}).items():
-                self.fields.addRow(key.replace("_", " ").capitalize(), QLabel(str(value)))
+                self.fields.addRow(field_label(key), QLabel(str(value)))
             self.fields.addRow("Attempts", QLabel(str(c.get("attempts", 0))))
-        push = model.offer_is_push
-        self.dial_button.setText("Accept" if push else "Dial")
-        self.skip_button.setText("Reject" if push else "Skip")
-        self.dial_button.setEnabled(offer is not None)
-        self.skip_button.setEnabled(offer is not None)
-        self.get.setEnabled(offer is None and model.status.value == "ready")
+
+    def record(self) -> dict[str, str]:
+        """The record on the card as shown, label -> value (empty when there is none)."""
+        shown = {}
+        for i in range(self.fields.rowCount()):
+            label = self.fields.itemAt(i, QFormLayout.LabelRole)
+            value = self.fields.itemAt(i, QFormLayout.FieldRole)
+            if label is not None and value is not None:
+                shown[label.widget().text()] = value.widget().text()
+        return shown

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from PyQt5.QtWidgets import QLabel, QWidget
+from PyQt5.QtGui import QCursor
+from PyQt5.QtWidgets import QLabel, QToolTip, QWidget
 
 from softphone.model import AgentModel, Status
 
@@ -25,4 +26,9 @@ class StatusIcon(QLabel):
     def render_model(self, model: AgentModel, now: datetime) -> None:
         colour = COLOURS[model.status]
         self.setText(f'<span style="color:{colour}">&#9679;</span> {model.status.label}')
-        self.setToolTip(model.tooltip(now))
+        tip = model.tooltip(now)
+        if tip != self.toolTip():
+            showing = QToolTip.isVisible() and QToolTip.text() == self.toolTip()
+            self.setToolTip(tip)
+            if showing:     # the agent is reading it: the countdown keeps counting there
+                QToolTip.showText(QCursor.pos(), tip, self)
