@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from softphone.model import AgentModel, Status, format_remaining
+from softphone.model import AgentModel, Status, field_label, format_remaining
 
 T0 = datetime(2026, 11, 23, 9, 0, 0, tzinfo=UTC)
 CAMPAIGN = {"id": 1, "name": "Autumn", "mode": "progressive", "status": "Started",
@@ -69,3 +69,43 @@ def test_not_ready_reason_in_the_tooltip_and_errors_in_messages() -> None:
     assert m.tooltip(T0) == "Status: Not Ready (lunch)"
     m.apply({"type": "error", "code": "refused", "message": "pick a disposition first"}, T0)
     assert m.messages[-1].kind == "error"
+
+
+def test_the_call_timer_stops_when_the_call_ends() -> None:
+    m = AgentModel()
+    m.apply({"type": "login_ok", "agent": "a", "state": "ready", "campaigns": [CAMPAIGN]}, T0)
+    m.apply({"type": "call_connected", "attempt": 9, "campaign": 1,
+             "contact": {"id": 5, "number": "+1", "fields": {}}}, T0)
+    m.apply({"type": "call_ended", "attempt": 9, "disposition_required": True},
+            T0 + timedelta(seconds=40))
+    assert m.call_seconds(T0 + timedelta(seconds=95)) == 40      # wrap-up does not count
+
+
+def test_logout_asked_on_a_call_waits_for_the_disposition_then_clears_the_campaigns() -> None:
+    m = AgentModel()
+    m.apply({"type": "login_ok", "agent": "a", "state": "ready", "campaigns": [CAMPAIGN]}, T0)
+    m.apply({"type": "state", "state": "on_call"}, T0)
+    m.apply({"type": "ok", "request": "logout"}, T0)
+    assert m.logout_waiting and m.remaining(T0) is None
+    assert m.tooltip(T0).endswith("Logout pending: after this call's disposition")
+    assert m.message_text(m.messages[-1], T0).endswith("Logoff after this call's disposition")
+    m.apply({"type": "logout_authorized"}, T0)
+    assert not m.logout_waiting and m.started_campaigns() == [] and m.offer is None
+
+
+def test_a_call_that_connects_in_time_ends_the_countdown() -> None:
+    m = AgentModel()
+    m.apply({"type": "login_ok", "agent": "a", "state": "ready", "campaigns": [CAMPAIGN]}, T0)
+    m.apply({"type": "logout_pending", "deadline": "x", "remaining_s": 30.0}, T0)
+    m.apply({"type": "call_connected", "attempt": 9, "campaign": 1,
+             "contact": {"id": 5, "number": "+1", "fields": {}}}, T0 + timedelta(seconds=5))
+    assert m.remaining(T0 + timedelta(seconds=6)) is None
+    assert "after this call's disposition" in m.tooltip(T0 + timedelta(seconds=6))
+
+
+def test_errors_before_the_first_login_stay_in_the_login_dialog() -> None:
+    m = AgentModel()
+    m.apply({"type": "error", "message": "Wrong agent name or password."}, T0)
+    m.apply({"type": "login_ok", "agent": "a", "state": "ready", "campaigns": []}, T0)
+    assert not any(x.kind == "error" for x in m.messages)
+    assert field_label("account_no") == "Account no"
