@@ -15,6 +15,7 @@ Compliance settings::
 
     [dialing]
     abandon_no_repeat = "72h"      # no redial sooner after an abandoned call (then retried)
+    amd = true                     # answering-machine detection: machines never reach an agent
 
     [callbacks]                    # a personal callback whose agent is away when it is due
     personal_fallback = "campaign" # ... goes to any agent ("wait": waits for its agent)
@@ -56,6 +57,7 @@ _DIALING_KEYS = {
     "max_attempts",
     "retry_delay",
     "abandon_no_repeat",
+    "amd",
 }
 _TRUNK_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -103,6 +105,7 @@ class CampaignConfig:
     agents: tuple[str, ...] = ()
     abandon_no_repeat: timedelta | None = None
     callback_policy: CallbackPolicy = CallbackPolicy()
+    amd: bool = False       # answering-machine detection before a call goes to an agent
 
     def rules(self) -> CampaignRules:
         """The selection/retry rules this definition implies."""
@@ -174,6 +177,7 @@ def parse_campaign(data: Mapping[str, Any], source: str = "campaign") -> Campaig
             else None
         ),
         callback_policy=_callback_policy(v, data),
+        amd=v.boolean(dial, "dialing.amd") if "amd" in dial else False,
     )
 
 

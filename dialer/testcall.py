@@ -70,10 +70,14 @@ class TestCallResult:
 
 
 async def place_test_call(settings: Settings, number: str, ring_timeout: float = 30.0,
-                          talk: float = 3.0, app: str = "opendialer-testcall",
+                          talk: float = 3.0, app: str | None = None,
                           trunk: str = "carrier") -> TestCallResult:
-    """Dial `number` through `trunk` (a PJSIP trunk endpoint) and return what happened."""
+    """Dial `number` through `trunk` (a PJSIP trunk endpoint) and return what happened.
+
+    Each call has a Stasis application of its own (`opendialer-testcall-<id>`): a name shared by
+    calls in a row was sometimes deregistered by the previous call's WebSocket closing late."""
     channel_id = f"test-{uuid.uuid4().hex[:12]}"
+    app = app or f"opendialer-testcall-{channel_id[5:]}"
     placed_at = time.time()
     result = TestCallResult(number, channel_id)
     async with AriClient.from_settings(settings.pbx, app=app) as ari:

@@ -62,6 +62,7 @@ class CampaignInfo:
     max_attempts: int
     dispositions: tuple[tuple[str, str, bool], ...]  # (code, label, final)
     agents: tuple[str, ...]  # logins of the assigned agents
+    amd: bool = False  # answering-machine detection before a call reaches an agent
 
 
 def create_campaign(
@@ -147,6 +148,7 @@ def _options_json(cfg: CampaignConfig) -> dict[str, Any]:
         "callback_fallback": cfg.callback_policy.fallback.value,
         "callback_grace_s": cfg.callback_policy.grace.total_seconds(),
         "abandon_no_repeat_s": None if no_repeat is None else no_repeat.total_seconds(),
+        "amd": cfg.amd,
     }
 
 
@@ -187,6 +189,7 @@ def _campaign_info(c: Campaign) -> CampaignInfo:
         max_attempts=c.max_attempts,
         dispositions=tuple((d.code, d.label, d.final) for d in c.dispositions),
         agents=tuple(sorted(a.login for a in c.agents)),
+        amd=bool((c.options or {}).get("amd", False)),
     )
 
 

@@ -54,6 +54,7 @@ class CustomerEnd:
     ringing_at: float | None
     answered_at: float | None
     ended_at: float
+    amd_status: str | None = None       # AMDSTATUS when answering-machine detection ran
 
 
 # `customer_answered` may answer QUEUE: hold the customer for the engine to settle soon.
@@ -69,6 +70,7 @@ class CallEvents(Protocol):
     def agent_leg_down(self, agent_id: int, cause: int | None) -> None: ...
     def customer_ringing(self, attempt_id: int) -> None: ...
     def customer_answered(self, attempt_id: int) -> int | None: ...
+    def customer_amd(self, attempt_id: int, status: str, cause: str, seconds: float) -> bool: ...
     def customer_bridged(self, attempt_id: int, agent_id: int, answered_at: float,
                          bridged_at: float) -> None: ...
     def customer_abandoned(self, attempt_id: int, answered_at: float) -> None: ...
@@ -86,6 +88,9 @@ class _Customer:
     agent_id: int | None = None
     hung_up_by_dialer: bool = False
     up_event: asyncio.Event = field(default_factory=asyncio.Event)
+    amd: bool = False                  # run answering-machine detection when it answers
+    picked_up_at: float | None = None  # the far end answered (AMD starts there)
+    amd_status: str | None = None
 
 
 @dataclass
@@ -242,11 +247,12 @@ class CallControl:
 
     # ------------------------------------------------------------------ customers
     async def dial_customer(self, attempt_id: int, number: str, ring_timeout: int,
-                            caller_id: str, trunk: str | None = None) -> str:
+                            caller_id: str, trunk: str | None = None, amd: bool = False) -> str:
         """Originate the customer call through `trunk` (a PJSIP endpoint; default the one given
-        at construction). Raises AriError if Asterisk refuses."""
+        at construction); with `amd`, answering-machine detection runs when it answers, before
+        the engine hears of the answer. Raises AriError if Asterisk refuses."""
         channel_id = f"{CUSTOMER_PREFIX}{attempt_id}"
-        call = _Customer(attempt_id, channel_id, self.clock())
+        call = _Customer(attempt_id, channel_id, self.clock(), amd=amd)
         self.customers[channel_id] = call
         extra = {"callerId": caller_id} if caller_id else {}
         try:
@@ -281,6 +287,23 @@ class CallControl:
                 call.ringing_at = self.clock()
                 self.listener.customer_ringing(call.attempt_id)
         elif kind == "StasisStart":
+            if call.amd and call.amd_status is None:
+                args = ev.get("args") or []
+                if args[:1] != ["amd"]:
+                    call.picked_up_at = self.clock()
+                    if await self._start_amd(call):
+                        return      # back in Stasis with the verdict (the [dialer-amd] context)
+                    call.amd_status = "NOTSURE"     # could not run it: as for a person
+                else:
+                    call.amd_status = (args[1] if len(args) > 1 else "") or "NOTSURE"
+                    started = call.picked_up_at or self.clock()
+                    if not self.listener.customer_amd(
+                            call.attempt_id, call.amd_status, args[2] if len(args) > 2 else "",
+                            self.clock() - started):
+                        await self.hangup_customer(call.attempt_id)   # no agent, no message
+                        return
+            # a person (or AMD not asked for): the agent must be there within the connect
+            # limit from now, the end of the greeting when AMD ran
             call.answered_at = self.clock()
             agent_id = self.listener.customer_answered(call.attempt_id)
             if agent_id == QUEUE:
@@ -290,14 +313,30 @@ class CallControl:
             self._abandon_now(call)
         elif kind == "ChannelDestroyed":
             self.customers.pop(call.channel_id, None)
+            picked_up = call.picked_up_at or call.answered_at
             self.listener.customer_ended(CustomerEnd(
-                attempt_id=call.attempt_id, answered=call.answered_at is not None,
+                attempt_id=call.attempt_id, answered=picked_up is not None,
                 cause=ev.get("cause"), tech_cause=ev.get("tech_cause"),
                 dial_status=call.dial_status, hung_up_by_dialer=call.hung_up_by_dialer,
-                ringing_at=call.ringing_at, answered_at=call.answered_at,
-                ended_at=self.clock()))
+                ringing_at=call.ringing_at, answered_at=picked_up,
+                ended_at=self.clock(), amd_status=call.amd_status))
         elif kind == "PlaybackFinished" and call.agent_id is None and call.answered_at:
             await self.hangup_customer(call.attempt_id)
+
+    async def _start_amd(self, call: _Customer) -> bool:
+        """Send the answered customer to the [dialer-amd] dialplan (AMD(), then back into Stasis
+        with the verdict). The explicit subscription keeps its events (a hang-up during the
+        detection) coming while it is out of Stasis."""
+        try:
+            await self.ari.post(f"applications/{self.ari.app}/subscription",
+                                eventSource=f"channel:{call.channel_id}")
+            await self.ari.post(f"channels/{call.channel_id}/continue", context="dialer-amd",
+                                extension="s", priority=1)
+        except AriError as exc:
+            log.warning("attempt %s: answering-machine detection did not start (%s); the call "
+                        "goes on as a person's", call.attempt_id, exc)
+            return False
+        return True
 
     async def _bridge(self, call: _Customer, agent_id: int) -> bool:
         leg = self.agents.get(agent_id)

@@ -30,7 +30,14 @@ from dialer import pacing as pc
 from dialer.ari import AriClient, AriError
 from dialer.core import agent_state as st
 from dialer.core.campaign import CampaignStatus, DialMode
-from dialer.core.results import AttemptPhase, CallFacts, CallResult, DialStatus, classify
+from dialer.core.results import (
+    AmdStatus,
+    AttemptPhase,
+    CallFacts,
+    CallResult,
+    DialStatus,
+    classify,
+)
 from dialer.db import gate
 from dialer.db import repository as repo
 from dialer.db.agents import AgentInfo, log_agent_transition
@@ -533,7 +540,7 @@ class Engine:
         try:
             await self.calls.dial_customer(attempt_id, call.claim.number, ring,
                                            self.trunks.caller_id(trunk, run.info.caller_id),
-                                           trunk=trunk)
+                                           trunk=trunk, amd=run.info.amd)
         except AriError as exc:
             log.warning("attempt %s: originate through %s failed: %s", attempt_id, trunk, exc)
             self._observe(run.info.id, pc.CallFailed(attempt_id, pc.FailReason.BUSY, 0.0))
@@ -681,6 +688,20 @@ class Engine:
             call.ringing = True
         repo.record_attempt_event(self.db, attempt_id, AttemptPhase.RINGING, utcnow())
 
+    def customer_amd(self, attempt_id: int, status: str, cause: str, seconds: float) -> bool:
+        """Answering-machine detection's verdict on an answered call: True to go on (a person,
+        or not sure), False for a machine (hung up, never offered to an agent)."""
+        repo.record_attempt_event(self.db, attempt_id, AttemptPhase.AMD_DONE, utcnow(),
+                                  detail={"status": status, "cause": cause,
+                                          "amd_ms": round(1000 * seconds)})
+        call = self.by_attempt.get(attempt_id)
+        if status not in ("MACHINE", "HANGUP"):
+            return True
+        if call is not None and status == "MACHINE":
+            self._observe(call.campaign_id, pc.CallAnswered(
+                attempt_id, pc.AnswerKind.MACHINE, self.clock() - call.dialed_at))
+        return False
+
     def customer_answered(self, attempt_id: int) -> int | None:
         call = self.by_attempt.get(attempt_id)
         if call is None:
@@ -749,7 +770,8 @@ class Engine:
             dial = DialStatus(end.dial_status) if end.dial_status else None
         facts = CallFacts(sip_code=end.tech_cause, hangup_cause=end.cause, dial_status=dial,
                           answered=end.answered, agent_bridged=call.connected,
-                          safe_harbor_played=call.abandoned)
+                          safe_harbor_played=call.abandoned,
+                          amd=AmdStatus.parse(end.amd_status))
         if end.answered and not call.connected and not call.abandoned and end.answered_at:
             repo.record_attempt_event(self.db, end.attempt_id, AttemptPhase.ANSWERED,
                                       utcnow() - timedelta(seconds=end.ended_at - end.answered_at))

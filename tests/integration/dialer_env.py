@@ -36,7 +36,7 @@ agents = [{agents}]
 ring_timeout = "15s"
 max_logout_delay = "{logout_delay}"
 max_attempts = 1
-
+{dialing}
 [[disposition]]
 code = "SALE"
 label = "Sale"
@@ -69,15 +69,16 @@ async def dialer_env(settings: Settings, tmp: Path, seats: Sequence[int], number
                      mode: str = "progressive", logout_delay: str = "10s",
                      phones: bool = True, trunk: str = '"carrier"',
                      link_port: int = LINK_PORT,
-                     caller_id: str | None = "+12125550100") -> AsyncIterator[DialerEnv]:
+                     caller_id: str | None = "+12125550100",
+                     dialing: str = "") -> AsyncIterator[DialerEnv]:
     """`trunk` is the campaign's TOML value (a name or an array of names); `caller_id` None:
-    the campaign sets none (its trunks' own are used)."""
+    the campaign sets none (its trunks' own are used); `dialing`: more [dialing] lines."""
     db = open_database(tmp / "dialer.sqlite3")
     for seat in seats:
         add_agent(db, f"agent{seat}", password(seat), sip_endpoint=f"PJSIP/agent{seat}")
     cfg = loads_campaign(CAMPAIGN.format(
         name="it", mode=mode, logout_delay=logout_delay, trunk=trunk,
-        caller_id=f'caller_id = "{caller_id}"\n' if caller_id else "",
+        caller_id=f'caller_id = "{caller_id}"\n' if caller_id else "", dialing=dialing,
         agents=", ".join(f'"agent{s}"' for s in seats)))
     cid = create_campaign(db, cfg)
     insert_contacts(db, cid, [NewContact(i + 2, (n,), {"name": f"Customer {i}"})

@@ -75,7 +75,7 @@ async def test_sigkill_mid_campaign_then_restart(pbx: Backend, settings: Setting
         add_agent(db, f"agent{seat}", password(seat), sip_endpoint=f"PJSIP/agent{seat}")
     cid = create_campaign(db, loads_campaign(CAMPAIGN.format(
         name="crash", mode="progressive", logout_delay="5s", trunk='"carrier"',
-        caller_id='caller_id = "+12125550100"\n',
+        caller_id='caller_id = "+12125550100"\n', dialing="",
         agents=", ".join(f'"agent{s}"' for s in SEATS))))
     numbers = [number_for(Behaviour.ANSWER, 1, 4, tag=i, area_code="503") for i in range(10)]
     insert_contacts(db, cid, [NewContact(i + 2, (n,)) for i, n in enumerate(numbers)])

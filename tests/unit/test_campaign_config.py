@@ -171,3 +171,10 @@ def test_trunks_are_a_name_or_a_list_preferred_first_and_caller_id_may_come_from
     assert loads_campaign(GOOD).trunk == "carrier"
     no_cid = loads_campaign(with_line('caller_id = "+12125550100"\n', ""))
     assert no_cid.caller_id == ""
+
+
+def test_answering_machine_detection_is_off_unless_asked_for() -> None:
+    assert loads_campaign(GOOD).amd is False
+    assert loads_campaign(with_line("ring_timeout = 20", "ring_timeout = 20\namd = true")).amd
+    with pytest.raises(CampaignConfigError, match="dialing.amd must be true or false"):
+        loads_campaign(with_line("ring_timeout = 20", 'ring_timeout = 20\namd = "yes"'))
