@@ -567,14 +567,17 @@ class Engine:
         run = self.campaigns.get(call.campaign_id)
         if run is None:
             return False
-        log.warning("attempt %s: trunk %s: %s (SIP %s, cause %s)", call.attempt_id, call.trunk,
-                    fault.value, end.tech_cause, end.cause)
-        call.tried.append(call.trunk)
+        failed = call.trunk
+        call.tried.append(failed)
         order = self.trunks.order(run.info.trunk)
         in_use = self._in_use()
-        in_use[call.trunk] -= 1
-        if self.trunks.pick(order, in_use, self.clock(), exclude=call.tried) is None:
+        in_use[failed] -= 1
+        nxt = self.trunks.pick(order, in_use, self.clock(), exclude=call.tried)
+        how = (f"{fault.value} through trunk {failed} (SIP {end.tech_cause}, cause {end.cause})")
+        if nxt is None:     # with one trunk, usually the carrier's answer for this number
+            log.info("attempt %s: %s; no other trunk to try", call.attempt_id, how)
             return False
+        log.warning("attempt %s: %s; dialing again through %s", call.attempt_id, how, nxt)
         call.ringing = False
         self._spawn(self._originate(run, call))
         return True
