@@ -19,6 +19,14 @@ Source: OMniDialer (Freetech Solutions, the dialer of OMniLeads), GitHub
   floor ``gamma_floor``; after 5 consecutive ticks at or over ``D_max`` a latched
   throttle (progressive, R = 1) until ``D < 0.8 D_max``;
 * warm-up: progressive R = 1 (``A_free - ringing - waiting``) until 50 talks ended.
+
+Knobs an operator sets, which the benchmark tunes like VICIdial's drop limit:
+``aggressiveness`` is the campaign's ``initial_boost_factor`` and ``d_max`` the
+deployment's ``DIALER_MAX_ABANDON_RATE`` (default 0.03); setting ``d_max`` below the
+legal cap is how an OMniDialer operator would keep a margin (``dialer_modes.md`` 4.1,
+4.2).  Not reproduced: the channel cap (``max_channels``), the ``DIALER_CAPS``
+originations-per-second limit and multi-queue agent weights (deployment capacity,
+not pacing; the simulator has one queue and no channel limit).
 """
 
 from __future__ import annotations

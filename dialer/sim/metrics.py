@@ -148,21 +148,28 @@ class DropReport:
 
     ``occupancy_after`` is the level it settles at (mean from one hour after the change
     to the end of the shift); ``recovery_min`` the minutes from the change until the
-    pooled occupancy of the next five minutes is back within ``tolerance`` of it;
-    ``dip`` the lowest 5-minute occupancy in the hour after the change.
+    pooled occupancy of the next five minutes is first back within ``tolerance`` of it;
+    ``recovery_stable_min`` the same until it is back for good (within ``tolerance``
+    from then until the settled hour begins); ``dip`` the lowest 5-minute occupancy in
+    the hour after the change.
     ``rolling_1h_max`` is the highest pooled abandon rate of any 60-minute window ending
     after the change; ``rolling_1h_worst_seed`` the same seed by seed, and
     ``rolling_1h_worst_seed_before`` the seed-by-seed worst of the windows ending in the
-    hours before the change (the same statistic with no change, for comparison).
+    hours before the change (the same statistic with no change, for comparison);
+    ``seeds_over_limit`` / ``seeds_over_limit_before`` how many seeds have any such
+    window above ``limit`` (5 %) after / before the change.
     """
 
     occupancy_before: float
     occupancy_after: float
     dip: float
     recovery_min: int
+    recovery_stable_min: int
     rolling_1h_max: float
     rolling_1h_worst_seed: float
     rolling_1h_worst_seed_before: float
+    seeds_over_limit: int
+    seeds_over_limit_before: int
 
 
 def _rolling_max(lives: Sequence[int], abandons: Sequence[int], start: int, stop: int) -> float:
@@ -181,7 +188,8 @@ def _rolling_max(lives: Sequence[int], abandons: Sequence[int], start: int, stop
 
 
 def analyze_drop(
-    timelines: Sequence[Timeline], agents: int, change_min: int, tolerance: float = 0.015
+    timelines: Sequence[Timeline], agents: int, change_min: int, tolerance: float = 0.015,
+    limit: float = 0.05,
 ) -> DropReport:
     """Summarize timelines (one per seed, same shift) around a change at ``change_min``."""
     n = min(len(t.busy_s) for t in timelines) - 1  # the last bucket holds the clipped rest
@@ -195,14 +203,20 @@ def analyze_drop(
     ahead = [sum(occ[m: m + 5]) / len(occ[m: m + 5]) for m in range(n)]
     recovery = next((m - change_min for m in range(change_min, n)
                      if ahead[m] >= after - tolerance), n - change_min)
+    below = [m for m in range(change_min, min(n, change_min + 60))
+             if ahead[m] < after - tolerance]
+    stable = below[-1] + 1 - change_min if below else 0
+    seed_after = [_rolling_max(t.lives[:n], t.abandons[:n], change_min, n) for t in timelines]
+    seed_before = [_rolling_max(t.lives[:n], t.abandons[:n], 60, change_min) for t in timelines]
     return DropReport(
         occupancy_before=before,
         occupancy_after=after,
         dip=min(ahead[change_min: min(n, change_min + 60)]),
         recovery_min=recovery,
+        recovery_stable_min=stable,
         rolling_1h_max=_rolling_max(lives, abandons, change_min, n),
-        rolling_1h_worst_seed=max(_rolling_max(t.lives[:n], t.abandons[:n], change_min, n)
-                                  for t in timelines),
-        rolling_1h_worst_seed_before=max(
-            _rolling_max(t.lives[:n], t.abandons[:n], 60, change_min) for t in timelines),
+        rolling_1h_worst_seed=max(seed_after),
+        rolling_1h_worst_seed_before=max(seed_before),
+        seeds_over_limit=sum(x > limit for x in seed_after),
+        seeds_over_limit_before=sum(x > limit for x in seed_before),
     )

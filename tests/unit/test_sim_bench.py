@@ -48,3 +48,12 @@ def test_benchmark_rows_and_plot(tiny: list[Case], tmp_path: Path) -> None:
 def test_main_rejects_unknown_options(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         bench.main(["--bogus"])
+
+
+def test_omnidialer_is_tuned_on_aggressiveness_and_on_d_max_under_the_cap() -> None:
+    fams = FAMILIES["omnidialer"]
+    assert {f.param for f in fams} == {"aggressiveness", "d_max"}
+    for f in fams:
+        for x in (f.lo, f.hi):
+            p = f.params(x)
+            assert 0 < p["d_max"] <= bench.CAP and 0.1 <= p["aggressiveness"] <= 5.0

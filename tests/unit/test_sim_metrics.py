@@ -55,6 +55,17 @@ def test_drop_report_on_a_synthetic_timeline() -> None:
     assert rep.occupancy_after == pytest.approx(0.75)
     assert rep.dip == pytest.approx(0.5)
     assert rep.recovery_min == 6  # the dip lasts minutes 240-245
+    assert rep.recovery_stable_min == 6
     assert rep.rolling_1h_max == pytest.approx(30 / 240)
     assert rep.rolling_1h_worst_seed == rep.rolling_1h_max
     assert rep.rolling_1h_worst_seed_before == pytest.approx(12 / 240)
+    assert (rep.seeds_over_limit, rep.seeds_over_limit_before) == (1, 0)  # 12.5 % / 5 %
+
+
+def test_drop_report_recovery_for_good_counts_a_second_dip() -> None:
+    n = 481
+    busy = [48.0] * 240 + [30.0] * 6 + [45.0] * 10 + [30.0] * 4 + [45.0] * (n - 260)
+    lives, abandons = [4] * n, [0] * n
+    rep = analyze_drop([Timeline(busy, lives, abandons)], agents=1, change_min=240)
+    assert rep.recovery_min == 6  # first back in the band
+    assert rep.recovery_stable_min == 20  # the second dip (minutes 256-259) ends at 20
