@@ -28,6 +28,7 @@ from dialer.db.campaigns import (
     set_campaign_status,
 )
 from dialer.db.database import Database, open_database
+from dialer.db.exports import write_csv
 from dialer.lists import ListError, ListRejected, read_list
 from dialer.settings import Settings
 
@@ -159,15 +160,7 @@ def cmd_summary(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     db = open_db(settings)
     rows = repo.attempt_rows(db, _campaign(db, args.campaign))
-    out = open(args.output, "w", newline="") if args.output else sys.stdout  # noqa: SIM115
-    try:
-        if rows:
-            writer = csv.DictWriter(out, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
-    finally:
-        if out is not sys.stdout:
-            out.close()
+    write_csv(args.output, rows)
     if args.output:
         print(f"{len(rows)} attempts written to {args.output}", file=sys.stderr)
     return 0
@@ -272,7 +265,7 @@ def add_parsers(sub: Any) -> None:
     summ.add_argument("campaign")
     exp = sub.add_parser("export", help="a campaign's attempts and dispositions as CSV")
     exp.add_argument("campaign")
-    exp.add_argument("-o", "--output")
+    exp.add_argument("-o", "--output", type=Path)
     sub.add_parser("serve", help="run the dialer service (agent link + campaigns)")
     status = sub.add_parser("status", help="the running dialer's live view: agents, calls, "
                             "campaigns, pacing")

@@ -17,7 +17,6 @@ command is not one of these).
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 import time
@@ -31,7 +30,7 @@ from dialer.db.campaigns import campaign_id_by_name, get_campaign, import_contac
 from dialer.db.database import Database, open_database
 from dialer.db.diagnosis import diagnose
 from dialer.db.dnc import add_number, dnc_hits, dnc_rows, import_dnc, remove_number
-from dialer.db.exports import export_all
+from dialer.db.exports import export_all, write_csv
 from dialer.db.gate import is_dialable
 from dialer.db.ledger import campaign_ledger
 from dialer.dnc_lists import read_dnc
@@ -246,14 +245,7 @@ def cmd_dnc(db: Database, args: argparse.Namespace) -> int:
         return 0
     if args.action == "export":
         rows = dnc_rows(db, cid)
-        out = args.output.open("w", newline="", encoding="utf-8") if args.output else sys.stdout
-        try:
-            writer = csv.DictWriter(out, fieldnames=list(DNC_COLUMNS))
-            writer.writeheader()
-            writer.writerows(rows)
-        finally:
-            if out is not sys.stdout:
-                out.close()
+        write_csv(args.output, rows, DNC_COLUMNS)
         if args.output:
             print(f"{len(rows)} number(s) of {which} written to {args.output}", file=sys.stderr)
         return 0

@@ -9,10 +9,11 @@ Read-only.
 from __future__ import annotations
 
 import csv
+import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from sqlalchemy import select
 
@@ -240,14 +241,22 @@ def _seconds(start: datetime | None, end: datetime | None) -> float | str:
     return round((end - start).total_seconds(), 1)
 
 
-def write_csv(path: Path, rows: Sequence[dict[str, Any]], columns: Sequence[str] = ()) -> int:
-    """Write ``rows`` as CSV (header from ``columns`` or the first row); return the row count."""
-    header = list(columns) or (list(rows[0]) if rows else [])
+def write_csv(path: Path | None, rows: Sequence[dict[str, Any]],
+              columns: Sequence[str] = ()) -> int:
+    """Write ``rows`` as CSV (header from ``columns`` or the first row) to ``path``, or to
+    standard output when it is None; return the row count."""
+    if path is None:
+        return _write_csv(sys.stdout, rows, columns)
     with path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=header)
-        if header:
-            writer.writeheader()
-        writer.writerows(rows)
+        return _write_csv(f, rows, columns)
+
+
+def _write_csv(out: TextIO, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> int:
+    header = list(columns) or (list(rows[0]) if rows else [])
+    writer = csv.DictWriter(out, fieldnames=header)
+    if header:
+        writer.writeheader()
+    writer.writerows(rows)
     return len(rows)
 
 
