@@ -410,13 +410,20 @@ class Engine:
                     log.exception("pacing campaign %s", run.info.name)
             await asyncio.sleep(TICK_SECONDS)
 
-    def _in_use(self) -> dict[str, int]:
-        """Customer calls up (ringing or talking) per trunk, over every campaign."""
+    def _in_use(self, besides: Call | None = None) -> dict[str, int]:
+        """Customer calls up (ringing or talking) per trunk, over every campaign, but for
+        `besides` (a call choosing its next trunk)."""
         used: dict[str, int] = {}
         for call in self.by_attempt.values():
-            if call.trunk is not None:
+            if call.trunk is not None and call is not besides:
                 used[call.trunk] = used.get(call.trunk, 0) + 1
         return used
+
+    def _next_trunk(self, run: CampaignRun, call: Call) -> str | None:
+        """The trunk `call` would leave by now: the campaign's first with room that the call
+        has not failed on."""
+        return self.trunks.pick(self.trunks.order(run.info.trunk), self._in_use(call),
+                                self.clock(), exclude=call.tried)
 
     def _trunk_room(self, run: CampaignRun) -> int:
         """How many more calls the campaign's trunks take now; says why in the decision if 0."""
@@ -522,14 +529,10 @@ class Engine:
         """Send the call out by the campaign's first trunk that has room and has not failed it;
         none left: the attempt fails (no trunk could carry it)."""
         attempt_id = call.attempt_id
-        order = self.trunks.order(run.info.trunk)
-        in_use = self._in_use()
-        if call.trunk is not None:
-            in_use[call.trunk] -= 1
-        trunk = self.trunks.pick(order, in_use, self.clock(), exclude=call.tried)
-        call.trunk = trunk
+        trunk = call.trunk = self._next_trunk(run, call)
         if trunk is None:
-            why = self.trunks.describe(order, in_use, self.clock())
+            why = self.trunks.describe(self.trunks.order(run.info.trunk), self._in_use(),
+                                       self.clock())
             log.warning("attempt %s: no trunk can carry it (%s)", attempt_id, why)
             self._observe(run.info.id, pc.CallFailed(attempt_id, pc.FailReason.BUSY, 0.0))
             self._end_call(call, repo.finish_attempt(
@@ -569,10 +572,7 @@ class Engine:
             return False
         failed = call.trunk
         call.tried.append(failed)
-        order = self.trunks.order(run.info.trunk)
-        in_use = self._in_use()
-        in_use[failed] -= 1
-        nxt = self.trunks.pick(order, in_use, self.clock(), exclude=call.tried)
+        nxt = self._next_trunk(run, call)
         how = (f"{fault.value} through trunk {failed} (SIP {end.tech_cause}, cause {end.cause})")
         if nxt is None:     # with one trunk, usually the carrier's answer for this number
             log.info("attempt %s: %s; no other trunk to try", call.attempt_id, how)

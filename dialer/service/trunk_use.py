@@ -76,12 +76,9 @@ class LiveTrunks:
             log.error("trunks not reloaded, the ones in use stay: %s", exc)
             return False
         self.last_error = None
-        failed = self.selector.failures(0.0)
         self._set(trunks)
-        self.selector = TrunkSelector.for_trunks(trunks, self.hold_off)
-        for name, failure in failed.items():
-            if name in self.trunks:
-                self.selector.mark_failed(name, failure.fault, 0.0, until=failure.until)
+        # new caps; the selector keeps its failure marks (a removed trunk's is never asked for)
+        self.selector.max_channels = {t.name: t.max_channels for t in trunks}
         log.info("trunks reloaded: %s", ", ".join(self.trunks))
         return True
 
