@@ -20,6 +20,20 @@ def settings() -> Settings:
     return load_settings()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _one_sip_stack() -> Iterator[None]:
+    """The softphone's SIP stack (pjsua2) is one per process: the tests that start it share it,
+    and it stops once, at the end of the session. Stopping and starting it again between test
+    modules (a new PJSIP Endpoint each time) aborted the process once in a CI run; a stack left
+    running at exit crashed the interpreter's exit now and then."""
+    yield
+    from softphone.sip.pjsua2_ua import PjsuaStack
+
+    stack = PjsuaStack.current()
+    if stack is not None:
+        stack.shutdown()
+
+
 @pytest.fixture(scope="session")
 def pbx(settings: Settings) -> Iterator[Backend]:
     be = backend(settings, log=lambda _msg: None)

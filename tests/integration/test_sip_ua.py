@@ -95,10 +95,8 @@ class Agent:
 
 
 @pytest.fixture(scope="module")
-def stack(pbx: Backend) -> Iterator[PjsuaStack]:
-    st = PjsuaStack.shared(bind="127.0.0.1")
-    yield st
-    st.shutdown()
+def stack(pbx: Backend) -> PjsuaStack:
+    return PjsuaStack.shared(bind="127.0.0.1")   # stopped at the end of the session (conftest)
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import os
 import re
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, time
 from pathlib import Path
 
@@ -41,24 +41,13 @@ from softphone.audio.pcm import AudioFormat, samples_of  # noqa: E402
 from softphone.audio.virtual import VirtualAudioDevice, tone  # noqa: E402
 from softphone.phone import Phone  # noqa: E402
 from softphone.sip.api import AUTO_ANSWER, SipAccount  # noqa: E402
-from softphone.sip.pjsua2_ua import PjsuaStack, PjsuaUserAgent  # noqa: E402
+from softphone.sip.pjsua2_ua import PjsuaUserAgent  # noqa: E402
 from softphone.ui.main_window import MainWindow  # noqa: E402
 from tests.integration.dialer_env import DialerEnv, dialer_env, password  # noqa: E402
 
 pytestmark = pytest.mark.pbx
 
 SEAT = 1014
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _sip_stack() -> Iterator[None]:
-    """The windows' phones share the process's one SIP stack: stop it after this module (left
-    running, its thread crashed the interpreter's exit now and then: a segfault after the tests
-    had passed)."""
-    yield
-    stack = PjsuaStack.current()
-    if stack is not None:
-        stack.shutdown()
 
 
 async def until(check: Callable[[], object], timeout: float = 10.0, what: str = "") -> None:
