@@ -10,6 +10,15 @@ Threading, after the pitfalls found on this machine (../shared/facts.md):
   the null sound device's thread, which calls each account's `AudioMediaPort`, which hands 16-bit
   frames to and from our `AudioPort` (the bridge to the headset). No sound card is opened by PJSIP.
 - Up to `MAX_ACCOUNTS` user agents (agents) share one stack: one account each, one UDP transport.
+
+PJSIP's own checks are compiled into this build and abort the whole process (SIGABRT) on a bad
+argument or on a call from a thread pjlib does not know (each case was reproduced on this machine).
+So this module never hands PJSIP an id it has not just checked: a call's operations need a valid
+call id (`_valid`), audio is connected only between conference slots that exist, stream info is
+read only while the call has a stream. And pjsua2's destructors act on the pjsua *slot* the
+object had (`~Call` clears that slot's callbacks and hangs up whatever call is in it, `~Account`
+deletes whatever account is in it): slots are reused, so a buried object's C++ half is destroyed
+at once on the stack thread (`_destroy_now`), whoever still holds its Python shell.
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
+from weakref import WeakSet
 
 import pjsua2 as pj  # type: ignore[import-untyped]
 from pjsua2 import pjsua2 as _bindings
@@ -150,6 +160,7 @@ class PjsuaStack:
         self._stopping = threading.Event()
         self._init_error: BaseException | None = None
         self._graveyard: list[Any] = []
+        self._objects: WeakSet[Any] = WeakSet()   # every pjsua2 object made for this stack
         self._log_writer: Any = None
         self.agents: list[PjsuaUserAgent] = []
         self.ep: Any = None
@@ -197,6 +208,15 @@ class PjsuaStack:
         """Drop `obj` (a pjsua2 object) on the stack thread, after the current callback."""
         self._graveyard.append(obj)
 
+    def track(self, obj: T) -> T:
+        """Remember `obj` (a pjsua2 object of this stack) so the stack can settle it at the end."""
+        self._objects.add(obj)
+        return obj
+
+    def _empty_graveyard(self) -> None:
+        while self._graveyard:
+            _destroy_now(self._graveyard.pop())
+
     def shutdown(self, timeout: float = 10.0) -> None:
         """Close every user agent (hang up, unregister), then destroy the Endpoint."""
         if not self._thread.is_alive():
@@ -223,12 +243,12 @@ class PjsuaStack:
             while not self._stopping.is_set():
                 self._run_commands()
                 self.ep.libHandleEvents(10)
-                self._graveyard.clear()
+                self._empty_graveyard()
             self._run_commands()
             # let BYEs and un-REGISTERs go out before the Endpoint goes
             for _ in range(50):
                 self.ep.libHandleEvents(10)
-            self._graveyard.clear()
+            self._empty_graveyard()
         finally:
             self._destroy_endpoint()
 
@@ -244,7 +264,7 @@ class PjsuaStack:
                 fut.set_result(fn())
             except BaseException as exc:  # noqa: BLE001 - handed to the caller
                 fut.set_exception(exc)
-            self._graveyard.clear()
+            self._empty_graveyard()
 
     def _start_endpoint(self) -> None:
         _quiet_pjlib()
@@ -287,11 +307,37 @@ class PjsuaStack:
 
     def _destroy_endpoint(self) -> None:
         self.agents.clear()
-        self._graveyard.clear()
+        self._empty_graveyard()
+        # what a user agent left open (calls, then audio ports, then accounts) goes before the
+        # Endpoint: after libDestroy() their destructors would fail PJSIP's checks
+        rank = {_Call: 0, _MediaPort: 1, _Account: 2}
+        for obj in sorted(self._objects, key=lambda o: rank.get(type(o), 3)):
+            _destroy_now(obj)
         if self.ep is not None:
             with contextlib.suppress(Exception):
                 self.ep.libDestroy()
             self.ep = None
+
+
+def _destroy_now(obj: Any) -> None:
+    """Run the C++ destructor of `obj` (a pjsua2 object) now, on the calling (stack) thread.
+
+    Whoever still holds the Python object afterwards holds an empty shell; nothing here uses a
+    buried object again. Python would otherwise destroy it whenever, and wherever, the last
+    reference goes: after its pjsua slot went to another call or account, or on a thread pjlib
+    does not know (both abort or break the process; see the module docstring).
+    """
+    this = getattr(obj, "this", None)
+    if this is not None and this.own():
+        try:
+            type(obj).__swig_destroy__(obj)
+        except Exception:  # noqa: BLE001 - a failed destructor must not stop the stack thread
+            log.exception("destroying %s failed", type(obj).__name__)
+
+
+def _valid(call: Any) -> bool:
+    """Does `call` hold a pjsua call id? pjsua's call functions abort the process on any other."""
+    return 0 <= int(call.getId()) < MAX_CALLS
 
 
 def local_address_towards(host: str, port: int) -> str:
@@ -530,13 +576,15 @@ class PjsuaUserAgent:
 
     def _register(self) -> None:
         if self._acc is None:
-            acc = _Account(self)
+            acc = self._stack.track(_Account(self))
             try:
                 acc.create(self._account_config())
             except pj.Error as exc:
+                reason = _pj_reason(exc)
+                self._stack.bury(acc)
+                del acc
                 raise RegistrationError(
-                    f"{self._account.user}: cannot create the account: {_pj_reason(exc)}"
-                ) from None
+                    f"{self._account.user}: cannot create the account: {reason}") from None
             self._acc = acc
         else:
             self._acc.setRegistration(True)
@@ -574,7 +622,7 @@ class PjsuaUserAgent:
 
     def _on_incoming(self, pj_call_id: int) -> None:
         decision = self._policy.decide(self._calls_up())
-        call = _Call(self, self._new_id(), Direction.INBOUND, pj_call_id)
+        call = self._stack.track(_Call(self, self._new_id(), Direction.INBOUND, pj_call_id))
         ci = call.getInfo()
         call.remote = str(ci.remoteUri)
         self._calls[call.our_id] = call
@@ -588,6 +636,8 @@ class PjsuaUserAgent:
             self._answer(call, 180)
 
     def _answer(self, call: _Call, code: int) -> None:
+        if not _valid(call):
+            raise SipError(f"{self._account.user}: call {call.our_id} has ended")
         prm = pj.CallOpParam(True)
         prm.statusCode = code
         try:
@@ -603,13 +653,15 @@ class PjsuaUserAgent:
         if self._acc is None:
             raise SipError(f"{self._account.user}: register before placing calls")
         uri = self._account.target_uri(target)
-        call = _Call(self, self._new_id(), Direction.OUTBOUND)
+        call = self._stack.track(_Call(self, self._new_id(), Direction.OUTBOUND))
         call.remote = uri
         try:
             call.makeCall(uri, pj.CallOpParam(True))
         except pj.Error as exc:
+            reason = _pj_reason(exc)
             self._stack.bury(call)
-            raise SipError(f"{self._account.user}: cannot call {uri}: {_pj_reason(exc)}") from None
+            del call
+            raise SipError(f"{self._account.user}: cannot call {uri}: {reason}") from None
         self._calls[call.our_id] = call
         return call.our_id
 
@@ -621,6 +673,8 @@ class PjsuaUserAgent:
 
     def _guard(self, our_id: int, what: str, fn: Callable[[_Call], object]) -> None:
         call = self._call(our_id)
+        if not _valid(call):
+            raise SipError(f"{self._account.user}: cannot {what} call {our_id}: it has ended")
         try:
             fn(call)
         except pj.Error as exc:
@@ -631,8 +685,15 @@ class PjsuaUserAgent:
         call = self._calls.get(our_id)
         if call is None or call.tracker.ended:
             return
-        with contextlib.suppress(pj.Error):
+        if not _valid(call):
+            log.warning("%s call %d: not hung up: pjsua no longer knows it (id %d)",
+                        self._account.user, our_id, call.getId())
+            return
+        try:
             call.hangup(pj.CallOpParam(True))
+        except pj.Error as exc:
+            log.warning("%s call %d: hang-up refused: %s", self._account.user, our_id,
+                        _pj_reason(exc))
 
     def _advance(self, call: _Call, state: CallState, code: int, reason: str) -> None:
         try:
@@ -648,13 +709,17 @@ class PjsuaUserAgent:
                                         call.remote, code, reason))
 
     def _on_call_state(self, call: _Call) -> None:
-        ci = call.getInfo()
-        state = _CALL_STATES.get(ci.state)
-        if state is None:
-            return
-        if ci.remoteUri:
-            call.remote = str(ci.remoteUri)
-        self._advance(call, state, int(ci.lastStatusCode), str(ci.lastReason))
+        if _valid(call):
+            ci = call.getInfo()
+            state = _CALL_STATES.get(ci.state)
+            if state is None:
+                return
+            if ci.remoteUri:
+                call.remote = str(ci.remoteUri)
+            code, reason = int(ci.lastStatusCode), str(ci.lastReason)
+        else:   # pjsua let go of the call: nothing more can be asked of it
+            state, code, reason = CallState.DISCONNECTED, 0, "call ended"
+        self._advance(call, state, code, reason)
         if state is CallState.DISCONNECTED:
             self._calls.pop(call.our_id, None)
             call.media.clear()
@@ -663,6 +728,8 @@ class PjsuaUserAgent:
                 self._audio.stop()
 
     def _on_call_media(self, call: _Call) -> None:
+        if not _valid(call):
+            return
         ci = call.getInfo()  # keep `ci` alive while its media list is read
         for mi in ci.media:
             if mi.type != pj.PJMEDIA_TYPE_AUDIO:
@@ -670,10 +737,12 @@ class PjsuaUserAgent:
             state = _MEDIA_STATES.get(mi.status, MediaState.ERROR)
             codec = ""
             if state in (MediaState.ACTIVE, MediaState.REMOTE_HOLD, MediaState.LOCAL_HOLD):
-                with contextlib.suppress(pj.Error):
-                    si = call.getStreamInfo(mi.index)
-                    codec = f"{si.codecName}/{si.codecClockRate}"
-                if state is MediaState.ACTIVE:
+                # an inactive stream (both sides on hold) has no stream object to ask
+                if mi.dir != pj.PJMEDIA_DIR_NONE and call.hasMedia():
+                    with contextlib.suppress(pj.Error):
+                        si = call.getStreamInfo(mi.index)
+                        codec = f"{si.codecName}/{si.codecClockRate}"
+                if state is MediaState.ACTIVE and int(mi.audioConfSlot) >= 0:
                     self._connect_audio(call, mi.index)
             if call.media_state != (state, codec):  # pjsua reports some changes twice
                 call.media_state = (state, codec)
@@ -683,13 +752,19 @@ class PjsuaUserAgent:
         if self._audio is None:
             return
         if self._port is None:
-            port = _MediaPort(self._audio)
+            port = self._stack.track(_MediaPort(self._audio))
             fmt = pj.MediaFormatAudio()
             fmt.init(pj.PJMEDIA_FORMAT_PCM, self._audio.fmt.rate, 1,
                      self._audio.fmt.frame_ms * 1000, 16)
             port.createPort(f"{self._account.user}-audio", fmt)
             self._port = port
         media = call.getAudioMedia(index)
+        if media.getPortId() < 0 or self._port.getPortId() < 0:
+            # connecting a missing conference slot fails an assertion in PJSIP (SIGABRT)
+            log.warning("%s call %d: no audio slot to connect (call %d, ours %d)",
+                        self._account.user, call.our_id, media.getPortId(),
+                        self._port.getPortId())
+            return
         call.media = [media]
         media.startTransmit(self._port)
         self._port.startTransmit(media)
@@ -697,8 +772,9 @@ class PjsuaUserAgent:
 
     def _detach(self) -> None:
         for call in list(self._calls.values()):
-            with contextlib.suppress(pj.Error):
-                call.hangup(pj.CallOpParam(True))
+            if _valid(call):
+                with contextlib.suppress(pj.Error):
+                    call.hangup(pj.CallOpParam(True))
         # the calls' DISCONNECTED callbacks run in the next polls
         for _ in range(100):
             if not self._calls:
