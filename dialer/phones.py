@@ -4,7 +4,7 @@ Two kinds, both real SIP user agents that register to the PBX with digest auth, 
 dialer's agent-session call at once and send a tone as the agent's voice:
 
 - `start_softphones`: the project's own softphone in headless mode (`python -m softphone
-  --headless`, up to 7 agents per process), used by the demo;
+  --headless`, up to 4 agents per process), used by the demo;
 - `start_phones`: one baresip process per seat, used by the integration tests as "any standard
   SIP phone set to auto-answer" (it writes what it hears to `heard.wav` in its directory).
 """
@@ -121,15 +121,19 @@ class Softphones:
                 proc.wait(5)
 
 
+PER_PROCESS = 4   # softphone.sip.pjsua2_ua.MAX_ACCOUNTS (not imported: no pjsua2 in the dialer)
+
+
 def start_softphones(settings: Settings, seats: list[int], base: Path, tone_hz: int = 440,
                      timeout: float = 15.0) -> Softphones:
-    """Start headless softphones for `seats` (7 per process); returns once all registered."""
+    """Start headless softphones for `seats` (4 per process: the softphone's limit, one call per
+    agent); returns once all registered."""
     base.mkdir(parents=True, exist_ok=True)
     registrar = f"{settings.pbx.bind}:{settings.pbx.sip_port}"
     phones = Softphones([], [])
     try:
-        for i in range(0, len(seats), 7):
-            group = seats[i:i + 7]
+        for i in range(0, len(seats), PER_PROCESS):
+            group = seats[i:i + PER_PROCESS]
             log = base / f"softphone-{group[0]}.jsonl"
             cmd = [sys.executable, "-m", "softphone", "--headless", "--json",
                    "--registrar", registrar, "--voice", f"tone:{tone_hz}",

@@ -1,6 +1,6 @@
 """The `softphone` command: the agent desktop (PyQt5), or `--headless` scripted agents.
 
-    softphone --headless --agent 1001-1007 --voice tone:440     # auto-answering agents
+    softphone --headless --agent 1001-1004 --voice tone:440     # auto-answering agents
     softphone --headless --agent 1015 --call 9196 --dtmf 12#    # one test call, reported
     softphone --headless --help                                 # every headless option
 

@@ -4,7 +4,7 @@ Agent mode (the default) registers one or more agent seats and auto-answers inco
 dialer's nailed-up agent leg). Each agent's "voice" is a tone, a WAV file or silence, and what it
 hears can be recorded to one WAV file per call:
 
-    softphone --headless --agent 1001-1007 --voice tone:440 --record var/agents
+    softphone --headless --agent 1001-1004 --voice tone:440 --record var/agents
 
 Call mode places one call and reports what came back (tone frequency by Goertzel, echo delay of
 tone bursts, DTMF digits), e.g. the pre-shift echo check or the milliwatt tone:
@@ -12,8 +12,9 @@ tone bursts, DTMF digits), e.g. the pre-shift echo check or the milliwatt tone:
     softphone --headless --agent 1015 --call 9196 --dtmf 123#
     softphone --headless --agent 1015 --call 9197
 
-One process holds up to 7 agents (PJSIP allows 8 accounts per process); run several processes
-for more, each gets its own SIP port. Every line printed is an event (`--json` for JSON lines).
+One process holds up to 4 agents (this PJSIP build handles 4 calls per process, one per agent's
+leg); run several processes for more, each gets its own SIP port. Every line printed is an
+event (`--json` for JSON lines).
 Exit status: 0 done, 1 the call failed or was not answered, 2 bad options or registration
 refused, 3 an agent never registered.
 """
@@ -282,8 +283,8 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     from softphone.sip.pjsua2_ua import MAX_ACCOUNTS, PjsuaStack, local_address_towards
 
     if len(numbers) > MAX_ACCOUNTS:
-        parser.error(f"one process runs at most {MAX_ACCOUNTS} agents (PJSIP's account limit); "
-                     "start one process per group of agents")
+        parser.error(f"one process runs at most {MAX_ACCOUNTS} agents (PJSIP's call limit: one "
+                     "call per agent); start one process per group of agents")
     host, _, port = args.registrar.rpartition(":")
     if not host or not port.isdigit():
         parser.error(f"--registrar must be HOST:PORT, got {args.registrar!r}")

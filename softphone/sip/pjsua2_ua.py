@@ -9,7 +9,8 @@ Threading, after the pitfalls found on this machine (../shared/facts.md):
 - PJSIP's media thread receives RTP into its jitter buffer; the conference bridge is clocked by
   the null sound device's thread, which calls each account's `AudioMediaPort`, which hands 16-bit
   frames to and from our `AudioPort` (the bridge to the headset). No sound card is opened by PJSIP.
-- Up to `MAX_ACCOUNTS` user agents (agents) share one stack: one account each, one UDP transport.
+- Up to `MAX_ACCOUNTS` (4) user agents (agents) share one stack: one account each, one UDP
+  transport; this build of PJSIP handles 4 calls per process, one per agent's leg.
 
 PJSIP's own checks are compiled into this build and abort the whole process (SIGABRT) on a bad
 argument or on a call from a thread pjlib does not know (each case was reproduced on this machine).
@@ -63,8 +64,9 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-MAX_ACCOUNTS = 7       # pjsua's compiled limit is 8 accounts per Endpoint; one spare
-MAX_CALLS = 32         # pjsua's compiled limit
+MAX_CALLS = 4          # this build's PJSUA_MAX_CALLS (pjsua_call_get_max_count() says 4)
+MAX_ACCOUNTS = MAX_CALLS  # each agent keeps one call up (the dialer's agent leg); PJSIP's
+                          # account limit (8) is not the binding one
 DTMF_DIGITS = set("0123456789*#ABCD")
 CODEC_PRIORITY = {"PCMU/8000/1": 255, "PCMA/8000/1": 254, "G722/16000/1": 200}
 

@@ -44,8 +44,9 @@ from softphone.sip.api import (
     RegistrationChanged,
     RegState,
     SipAccount,
+    SipError,
 )
-from softphone.sip.pjsua2_ua import PjsuaStack, PjsuaUserAgent
+from softphone.sip.pjsua2_ua import MAX_ACCOUNTS, PjsuaStack, PjsuaUserAgent
 from tests.integration.ari_probe import AriProbe
 
 pytestmark = [pytest.mark.pbx]
@@ -65,6 +66,7 @@ class Agent:
         acc = SipAccount(f"agent{number}",
                          password or settings.agents.sip_password(number),
                          registrar or f"{settings.pbx.bind}:{settings.pbx.sip_port}", **account)
+        self.account_user = acc.user
         self.ua = PjsuaUserAgent(acc, self.bridge, AUTO_ANSWER, stack=stack)
         self.events = EventQueue()
         self.ua.add_listener(self.events)
@@ -372,6 +374,25 @@ def test_a_call_kept_up_for_two_minutes_stays_up(agents: Callable[..., Agent]) -
     assert dominant_frequency(a.heard(), FMT.rate) == pytest.approx(AGENT_VOICE_HZ, abs=3)
     a.ua.hangup(call)
     a.call_state(CallState.DISCONNECTED, call)
+
+
+async def test_every_agent_a_stack_holds_can_be_on_a_call_at_once(
+        agents: Callable[..., Agent], ari: AriProbe, stack: PjsuaStack) -> None:
+    """A headless process puts several agents on one stack; each keeps the dialer's agent leg up.
+    This PJSIP build handles 4 calls per process (pjsua_call_get_max_count), so a stack takes
+    no more agents than that, and says so."""
+    team = [agents(n) for n in range(1015, 1015 + MAX_ACCOUNTS)]
+    for a in team:
+        await asyncio.to_thread(a.register)
+    channels = [await ari.call_agent(f"PJSIP/{a.account_user}") for a in team]
+    for a, channel in zip(team, channels, strict=True):
+        up = await a.await_(CallStateChanged, 10, confirmed(channel))
+        assert up.direction is Direction.INBOUND
+    assert [len(a.ua.calls()) for a in team] == [1] * MAX_ACCOUNTS
+    with pytest.raises(SipError, match=f"at most {MAX_ACCOUNTS} agents"):
+        agents(1015 + MAX_ACCOUNTS)
+    for channel in channels:
+        await ari.hangup(channel)
 
 
 # ---------------------------------------------------------------------------- PBX restart
