@@ -33,7 +33,10 @@ How it works, once per tick:
 4. **Warm-up and shifts.**  Until ``warmup_lives`` live answers and ``warmup_handles``
    talks and wrap-ups were seen, the pacer is progressive (zero abandon).  The live
    rate comes from :class:`~dialer.pacing.estimators.RateEstimator` fed in *launch*
-   order, which switches to a short window when the answer rate shifts.
+   order, which switches to a short window when the answer rate shifts; a *fall* of
+   the estimate is read over at least ``rate_fall_window`` (200) calls, because at a
+   12 % live rate a 50-call window with no live answer happens by chance a few times
+   an hour, and a rate estimate near 0 makes the pacer fill its line limit at once.
 
 Everything is driven by ``observe(event, now)`` and ``decide(snapshot, now)``; no
 clock, no I/O.  The decision record lists the inputs above.
@@ -105,7 +108,8 @@ class PredictivePacer(Pacer):
     ``fast_gain`` / ``fast_tau`` the short-term excess-abandon term;
     ``n_tau`` ring-time quantiles; ``rebuild_every`` seconds between table rebuilds;
     ``max_lines_per_agent`` hard cap on calls in flight; ``skew``, ``suffix_max``,
-    ``rate_windows``, ``rate_z`` model switches (see the module docstring).
+    ``rate_windows``, ``rate_z``, ``rate_fall_window`` model switches (see the module
+    docstring; ``rate_fall_window=0`` restores the unguarded rate estimate).
     """
 
     name = "predictive"
@@ -130,6 +134,7 @@ class PredictivePacer(Pacer):
         suffix_max: bool = False,
         rate_windows: tuple[int, ...] = (50, 100, 200, 400, 800, 1600, 3200),
         rate_z: float = 3.0,
+        rate_fall_window: int = 200,
     ) -> None:
         super().__init__()
         self.cap = cap
@@ -156,7 +161,7 @@ class PredictivePacer(Pacer):
         self._theta_binding = False  # did the last decision stop at theta?
         self._fast = 0.0  # excess abandons, decaying with fast_tau
         self._fast_t = 0.0
-        self.rate = RateEstimator(windows=rate_windows, z=rate_z)
+        self.rate = RateEstimator(windows=rate_windows, z=rate_z, fall_window=rate_fall_window)
         self.settle_s = 300.0
         self._launched: deque[tuple[int, float]] = deque()  # launch order, for the rate
         self._outcome: dict[int, bool | None] = {}

@@ -52,6 +52,32 @@ def test_rate_follows_a_drop_within_a_few_hundred_calls() -> None:
     assert est.shifts >= 1
 
 
+def test_rate_does_not_collapse_on_a_chance_run_of_misses() -> None:
+    # A stable 25 %, then 60 misses in a row (at a 12 % rate such runs of 50 happen
+    # a few times an hour with 50 agents).
+    guarded, bare = RateEstimator(), RateEstimator(fall_window=0)
+    for x in [i % 4 == 0 for i in range(3200)] + [False] * 60:
+        guarded.update(x)
+        bare.update(x)
+    assert bare.window == 50 and bare.value < 0.01  # what dialed up to the line limit
+    assert guarded.window == 50  # the short window is still chosen ...
+    assert guarded.value == pytest.approx(140 * 0.25 / 200)  # ... but read over 200
+
+
+def test_rate_guard_holds_back_only_a_fall_and_only_for_the_fall_window() -> None:
+    up, up_bare = RateEstimator(), RateEstimator(fall_window=0)
+    for x in [i % 25 < 3 for i in range(3200)] + [i % 2 == 0 for i in range(60)]:
+        up.update(x)
+        up_bare.update(x)
+    assert up.value == up_bare.value == pytest.approx(0.5)  # a rise: at once
+    down, down_bare = RateEstimator(), RateEstimator(fall_window=0)
+    for x in [i % 4 == 0 for i in range(3200)] + [i % 10 == 0 for i in range(200)]:
+        down.update(x)
+        down_bare.update(x)
+        assert down.value >= down_bare.value
+    assert down.value == down_bare.value == pytest.approx(0.10)  # a real fall: 200 calls
+
+
 def test_rate_rejects_bad_windows() -> None:
     with pytest.raises(ValueError):
         RateEstimator(windows=(100, 50))

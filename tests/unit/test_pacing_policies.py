@@ -158,6 +158,25 @@ def test_predictive_follows_a_drop_of_the_live_rate() -> None:
     assert p.rate.value == pytest.approx(0.125, abs=0.04)
 
 
+def test_predictive_does_not_fill_the_line_limit_after_a_run_of_misses() -> None:
+    # After a drop of the live rate, runs of 50 unanswered calls happen by chance;
+    # the unguarded estimate read them as "no one answers" (p = 0.001) and the pacer
+    # launched up to its line limit in one tick: a burst of abandons.
+    launches = {}
+    for fall_window in (200, 0):
+        p = PredictivePacer(rate_fall_window=fall_window)
+        now = warm(p, calls=3000, live_every=4)
+        for i in range(60):
+            p.observe(CallLaunched(50_000 + i), now + i)
+            p.observe(CallFailed(50_000 + i, FailReason.NO_ANSWER, 20.0), now + i + 20.0)
+        now += 100.0
+        d = p.decide(snap([(W, now - 14.0)] * 5 + [(T, now - 60.0)] * 5), now)
+        launches[fall_window] = (d.launch, d.inputs["p_live"])
+    assert launches[0][1] < 0.01 and launches[0][0] == 80  # the old runaway
+    assert launches[200][1] > 0.15
+    assert launches[200][0] < launches[0][0] / 4
+
+
 def test_predictive_rejects_a_target_above_the_cap() -> None:
     with pytest.raises(ValueError):
         PredictivePacer(cap=0.03, target=0.04)
