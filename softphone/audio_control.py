@@ -28,7 +28,7 @@ from typing import Any
 from PyQt5.QtCore import QObject, QTimer, pyqtSignal
 
 from softphone.audio.bridge import AudioBridge
-from softphone.audio.device import AudioDeviceError, DeviceInfo
+from softphone.audio.device import AudioDeviceError, DeviceInfo, find_device
 from softphone.audio.headset_check import (
     ECHO_EXTENSION,
     HeadsetReport,
@@ -41,8 +41,15 @@ from softphone.sip.api import CallState, CallStateChanged, RegState, UaEvent, Us
 
 def available(device: str | None, devices: list[DeviceInfo], want_input: bool) -> bool:
     """Whether `device` (None: the system default) is in `devices` on that side."""
-    return device is None or any(
-        d.id == device and (d.inputs if want_input else d.outputs) for d in devices)
+    return device is None or find_device(device, devices, want_input) is not None
+
+
+def current_id(device: str | None, devices: list[DeviceInfo], want_input: bool) -> str | None:
+    """The id `device` has now (a headset plugged back in may have another); None if absent."""
+    if device is None:
+        return None
+    found = find_device(device, devices, want_input)
+    return found.id if found is not None else None
 
 
 class AudioControl(QObject):
@@ -97,11 +104,10 @@ class AudioControl(QObject):
         if not available(inp, devices, True):
             notes.append(f"The remembered microphone ({inp}) is not plugged in: using the "
                          "system default.")
-            inp = None
         if not available(out, devices, False):
             notes.append(f"The remembered earpiece ({out}) is not plugged in: using the "
                          "system default.")
-            out = None
+        inp, out = current_id(inp, devices, True), current_id(out, devices, False)
         self.note = " ".join(notes)
         b = self.bridge
         b.set_speaker_volume(min(4.0, max(0.0, prefs.speaker_volume)))

@@ -12,7 +12,8 @@ stand-in for a sound card in tests, and the scripted agent's voice in headless m
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -35,6 +36,29 @@ class DeviceInfo:
     default_rate: float
     is_default_input: bool = False
     is_default_output: bool = False
+
+
+_ALSA_CARD = re.compile(r"\s*\(hw:\d+,\d+\)")
+
+
+def _bare_name(name: str) -> str:
+    """A device name without its ALSA card number ("(hw:2,0)") or its " #2" suffix."""
+    return _ALSA_CARD.sub("", name.split(" #")[0]).strip().lower()
+
+
+def find_device(device: str, devices: Sequence[DeviceInfo], want_input: bool) -> DeviceInfo | None:
+    """The device on that side that `device` (a remembered id) names, if it is plugged in.
+
+    Its id first; else the one device of the same name but another ALSA card number (a USB
+    headset plugged back in may come back as another card).
+    """
+    side = [d for d in devices if (d.inputs if want_input else d.outputs)]
+    for d in side:
+        if d.id == device:
+            return d
+    bare = _bare_name(device)
+    same = [d for d in side if _bare_name(d.name) == bare]
+    return same[0] if len(same) == 1 else None
 
 
 class AudioStream(Protocol):

@@ -2,12 +2,18 @@
 
 Raw (buffer) streams of int16 mono, one input and one output stream (a single full-duplex stream
 stalled on PulseAudio here), `blocksize` fixed to one frame so every callback carries exactly one
-frame; if a host API still delivers other sizes, frames are re-cut. Devices are named by their
-PortAudio index as a string, or by a unique part of their name.
+frame; if a host API still delivers other sizes, frames are re-cut.
+
+A device's id is its name (with " #2", " #3" for a second and third device of the same name),
+not PortAudio's index: indices shift when a USB headset is unplugged and plugged back, and the
+agent's remembered headset must still be found. `resolve` also takes an index (what older
+settings stored), a name whose ALSA "(hw:X,Y)" part changed (the card came back under another
+number), or a unique part of a name.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from softphone.audio.device import (
@@ -16,6 +22,7 @@ from softphone.audio.device import (
     DeviceInfo,
     FrameSink,
     FrameSource,
+    find_device,
 )
 from softphone.audio.pcm import AudioFormat
 
@@ -47,38 +54,68 @@ class _Stream:
 
 
 class SounddeviceAudio:
-    """The sound cards PortAudio sees."""
+    """The sound cards PortAudio sees.
 
-    def list_devices(self) -> list[DeviceInfo]:
-        sd = _sd()
+    `query` and `defaults` stand in for `sounddevice.query_devices` and `sounddevice.default.device`
+    (tests give a device table: there is no sound card on the test machines).
+    """
+
+    def __init__(self, query: Callable[[], Any] | None = None,
+                 defaults: Callable[[], Any] | None = None) -> None:
+        self._query = query
+        self._defaults = defaults
+
+    def _table(self) -> tuple[list[Any], int, int]:
+        if self._query is not None:
+            table = list(self._query())
+            pair = self._defaults() if self._defaults is not None else (-1, -1)
+        else:
+            sd = _sd()
+            table = list(sd.query_devices())
+            pair = sd.default.device
         try:
-            default_in, default_out = sd.default.device
+            default_in, default_out = (int(x) for x in pair)
         except (TypeError, ValueError):
             default_in = default_out = -1
+        return table, default_in, default_out
+
+    def _indexed(self) -> list[tuple[int, DeviceInfo]]:
+        table, default_in, default_out = self._table()
+        seen: dict[str, int] = {}
         found = []
-        for i, d in enumerate(sd.query_devices()):
-            found.append(DeviceInfo(str(i), str(d["name"]), int(d["max_input_channels"]),
-                                    int(d["max_output_channels"]),
-                                    float(d["default_samplerate"]),
-                                    i == default_in, i == default_out))
+        for i, d in enumerate(table):
+            name = str(d["name"])
+            seen[name] = seen.get(name, 0) + 1
+            dev_id = name if seen[name] == 1 else f"{name} #{seen[name]}"
+            found.append((i, DeviceInfo(dev_id, name, int(d["max_input_channels"]),
+                                        int(d["max_output_channels"]),
+                                        float(d["default_samplerate"]),
+                                        i == default_in, i == default_out)))
         return found
+
+    def list_devices(self) -> list[DeviceInfo]:
+        return [d for _i, d in self._indexed()]
 
     def resolve(self, device: str | None, want_input: bool) -> int | None:
         """PortAudio's index for `device` (None: the system default)."""
         if device is None:
             return None
-        devices = [d for d in self.list_devices() if (d.inputs if want_input else d.outputs)]
+        indexed = self._indexed()
+        found = find_device(device, [d for _i, d in indexed], want_input)
+        if found is not None:
+            return next(i for i, d in indexed if d is found)
+        devices = [(i, d) for i, d in indexed if (d.inputs if want_input else d.outputs)]
         kind = "input" if want_input else "output"
         if device.isdigit():
-            if any(d.id == device for d in devices):
+            if any(i == int(device) for i, _d in devices):
                 return int(device)
             raise AudioDeviceError(f"no {kind} device #{device}")
-        matches = [d for d in devices if device.lower() in d.name.lower()]
+        matches = [i for i, d in devices if device.lower() in d.name.lower()]
         if len(matches) != 1:
-            names = ", ".join(d.name for d in devices) or "none"
+            names = ", ".join(d.name for _i, d in devices) or "none"
             what = "no" if not matches else "more than one"
             raise AudioDeviceError(f"{what} {kind} device matches {device!r} (have: {names})")
-        return int(matches[0].id)
+        return matches[0]
 
     def open_input(self, device: str | None, fmt: AudioFormat,
                    on_frame: FrameSink) -> AudioStream:

@@ -20,7 +20,7 @@ from PyQt5.QtWidgets import (
     QWidget,
 )
 
-from softphone.audio.device import DeviceInfo
+from softphone.audio.device import DeviceInfo, find_device
 from softphone.audio.prefs import AudioPrefs
 
 METER_FLOOR_DBFS = -60
@@ -121,7 +121,8 @@ class AudioSettingsDialog(QDialog):
                         continue
                     default = d.is_default_input if want_input else d.is_default_output
                     combo.addItem(d.name + (" (system default)" if default else ""), d.id)
-                at = combo.findData(chosen or "")
+                now = find_device(chosen, devices, want_input) if chosen else None
+                at = combo.findData(now.id if now is not None else "")
                 combo.setCurrentIndex(max(0, at))
             self.volume.setValue(round(prefs.speaker_volume * 100))
             self.mic_level.setValue(round(prefs.mic_gain_db))

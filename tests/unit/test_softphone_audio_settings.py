@@ -64,6 +64,7 @@ class Cards:
     def __init__(self) -> None:
         self.virtual = VirtualAudioDevice(FMT, tone(440, FMT), realtime=False)
         self.opened: list[tuple[str, str | None]] = []
+        self.plugged: list[DeviceInfo] = []   # cards plugged in by a test
 
     def list_devices(self) -> list[DeviceInfo]:
         return [
@@ -71,7 +72,7 @@ class Cards:
             DeviceInfo("1", "Built-in speakers", 0, 2, 48000.0, is_default_output=True),
             DeviceInfo("2", "USB headset", 1, 2, 16000.0),
             DeviceInfo("broken", "Broken headset", 1, 1, 16000.0),
-        ]
+        ] + self.plugged
 
     def _check(self, device: str | None) -> None:
         if device == "broken":
@@ -190,6 +191,19 @@ def test_a_remembered_device_that_is_unplugged_falls_back_to_the_default(
     assert menu.settings.input.currentData() == "" and menu.settings.output.currentData() == "2"
     assert "remembered microphone (7) is not plugged in" in menu.settings.note.text()
     assert AudioPrefs.load(prefs_path).input_device == "7"   # still remembered for next time
+
+
+def test_a_headset_plugged_back_in_as_another_card_is_still_the_remembered_one(
+        qtbot: QtBot, cards: Cards, prefs_path: Path) -> None:
+    AudioPrefs("Jabra EVOLVE 20: USB Audio (hw:2,0)", "Jabra EVOLVE 20: USB Audio (hw:2,0)",
+               1.0, 0.0).save(prefs_path)
+    name = "Jabra EVOLVE 20: USB Audio (hw:3,0)"
+    cards.plugged = [DeviceInfo(name, name, 1, 2, 48000.0)]
+    _window, menu = window_with_audio(qtbot, cards, prefs_path)
+    assert (menu.control.bridge.input_device, menu.control.bridge.output_device) == (name, name)
+    menu.settings_action.trigger()
+    assert menu.settings.input.currentData() == name == menu.settings.output.currentData()
+    assert not menu.settings.note.isVisibleTo(menu.settings)
 
 
 def test_volume_and_microphone_level_reach_the_audio_bridge(
