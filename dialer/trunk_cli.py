@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from dialer.ari import AriError
 from dialer.pbx import Backend, PbxError, backend
 from dialer.settings import Settings, SettingsError
 from dialer.trunks import Trunk, TrunkError, TrunkFault, TrunkKind, fault_of
@@ -148,6 +149,8 @@ class TrunkTestReport:
     registration: Registration | None
     call: Any            # dialer.testcall.TestCallResult
     talk: float
+    reachable: str | None = None   # qualify's word for the trunk's contact (Avail, Unavail...)
+    refused: str = ""              # the PBX would not even place the call, and why
 
     @property
     def audio_back(self) -> bool:
@@ -176,7 +179,20 @@ class TrunkTestReport:
         else:
             head = f"trunk {t.name}: IP trunk to {t.target}"
             reg = "none needed (the carrier knows the PBX by its address)"
-        lines = [head, f"  registration: {reg}", f"  called {self.number}"]
+        lines = [head, f"  registration: {reg}"]
+        if t.qualify_s == 0:
+            lines.append("  reachable: not checked (qualify_s = 0: no OPTIONS pings)")
+        elif self.reachable is not None:
+            word = {"Avail": "yes", "Unavail": "NO: it does not answer OPTIONS pings"}.get(
+                self.reachable, f"not known yet ({self.reachable})")
+            lines.append(f"  reachable: {word} (pinged every {t.qualify_s} s)")
+        lines.append(f"  called {self.number}")
+        if self.refused:
+            lines.append(f"  SIP answer: none: the PBX did not place the call ({self.refused})")
+            verdict = ("the trunk is UNREACHABLE: a campaign fails over to its next trunk"
+                       if self.reachable == "Unavail" else "the PBX REFUSED to place the call")
+            lines.append(f"  result: {verdict}")
+            return "\n".join(lines)
         answer = sip_answer(200 if c.answered else c.sip_status)
         timing = []
         if c.ringing_ms is not None:
@@ -212,6 +228,12 @@ class TrunkTestReport:
             verdict = "the carrier REFUSED our credentials: check username and password"
         elif c.sip_status == 403:
             verdict = "the carrier FORBADE the call: is the trunk registered and allowed?"
+        elif not c.answered and c.ringing_ms is None and c.cause == 19:
+            # our own ring timeout ended it: nothing came back, not even ringing; Asterisk
+            # reports that as 480 whether or not the carrier exists
+            verdict = ("NO ANSWER of any kind within the ring timeout, not even ringing: the "
+                       "number did not answer, or the trunk is unreachable"
+                       + (" (qualify_s = 0, so the PBX cannot tell)" if t.qualify_s == 0 else ""))
         elif not c.answered and c.sip_status:
             verdict = (f"the carrier answered {sip_answer(c.sip_status)}: the trunk carries "
                        "calls, this number did not answer")
@@ -242,11 +264,28 @@ async def trunk_test_call(settings: Settings, be: Backend, trunk: Trunk, number:
     reg = None
     if trunk.kind is TrunkKind.REGISTRATION:
         reg = (await asyncio.to_thread(registrations, be)).get(trunk.name)
+    reachable = await asyncio.to_thread(contact_status, be, trunk.name) \
+        if trunk.qualify_s else None
     # an ARI application of its own, so several test calls can run at once
     app = f"opendialer-trunktest-{uuid.uuid4().hex[:8]}"
-    result = await place_test_call(settings, number, ring_timeout=ring_timeout, talk=talk,
-                                   app=app, trunk=trunk.name)
-    return TrunkTestReport(trunk, number, reg, result, talk)
+    try:
+        result = await place_test_call(settings, number, ring_timeout=ring_timeout, talk=talk,
+                                       app=app, trunk=trunk.name)
+    except AriError as exc:
+        from dialer.testcall import TestCallResult
+
+        return TrunkTestReport(trunk, number, reg, TestCallResult(number, ""), talk, reachable,
+                               refused=str(exc))
+    return TrunkTestReport(trunk, number, reg, result, talk, reachable)
+
+
+def contact_status(be: Backend, trunk: str) -> str | None:
+    """What the PBX's OPTIONS pings say of `trunk`'s contact: "Avail", "Unavail", "Unknown"..."""
+    for line in be.rx("pbx", f"pjsip show aor {trunk}").splitlines():
+        fields = line.split()
+        if len(fields) >= 4 and fields[0] == "Contact:" and fields[1].startswith(f"{trunk}/"):
+            return fields[3]
+    return None
 
 
 # ------------------------------------------------------------------------------ commands

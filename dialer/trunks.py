@@ -67,7 +67,7 @@ CALLER_ID = re.compile(
 )
 PLACEHOLDER = re.compile(r"@@([A-Z_]+)@@")
 
-COMMON_KEYS = {"name", "kind", "caller_id", "codecs", "max_channels", "context"}
+COMMON_KEYS = {"name", "kind", "caller_id", "codecs", "max_channels", "context", "qualify_s"}
 KIND_KEYS = {
     "registration": {"server", "username", "password", "password_env", "expiration"},
     "ip": {"host", "match"},
@@ -124,6 +124,7 @@ class Trunk:
     password_env: str | None = None
     expiration: int = 300
     match: tuple[str, ...] = ()
+    qualify_s: int = 10      # OPTIONS ping every N s (0: never); an unanswered one marks it down
 
     @property
     def target(self) -> str:
@@ -241,7 +242,12 @@ class _Parser:
             raise self.fail("max_channels is missing")
         if isinstance(max_channels, bool) or not isinstance(max_channels, int) or max_channels < 1:
             raise self.fail("max_channels must be a positive integer")
+        qualify_s = table.get("qualify_s", 10)
+        if isinstance(qualify_s, bool) or not isinstance(qualify_s, int) or not (
+                qualify_s == 0 or 5 <= qualify_s <= 3600):
+            raise self.fail("qualify_s must be whole seconds, 5-3600, or 0 for never")
         common: dict[str, Any] = {
+            "qualify_s": qualify_s,
             "name": name,
             "kind": kind,
             "max_channels": max_channels,
@@ -441,7 +447,12 @@ def _trunk_sections(t: Trunk) -> str:
             f"from_user = {t.username}",
             f"from_domain = {t.host}",
         ]
-    lines += ["", f"[{t.name}]", "type = aor", f"contact = {t.uri}", "qualify_frequency = 0"]
+    lines += ["", f"[{t.name}]", "type = aor", f"contact = {t.uri}",
+              f"qualify_frequency = {t.qualify_s}"]
+    if t.qualify_s:
+        # an OPTIONS ping unanswered for 3 s marks the trunk unreachable: calls then fail at
+        # once and go to the campaign's next trunk, instead of waiting out the ring timeout
+        lines.append("qualify_timeout = 3.0")
     if t.kind is TrunkKind.REGISTRATION:
         assert t.password is not None and t.username is not None
         lines += [

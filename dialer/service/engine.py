@@ -45,7 +45,7 @@ from dialer.db.campaigns import CampaignInfo, get_campaign, list_campaigns
 from dialer.db.database import Database
 from dialer.service.calls import QUEUE, CallControl, CustomerEnd
 from dialer.service.trunk_use import LiveTrunks
-from dialer.trunks import fault_of
+from dialer.trunks import TrunkFault, fault_of
 
 log = logging.getLogger(__name__)
 
@@ -545,6 +545,17 @@ class Engine:
                                            self.trunks.caller_id(trunk, run.info.caller_id),
                                            trunk=trunk, amd=run.info.amd)
         except AriError as exc:
+            # The PBX refused the channel at once: with qualify on, a trunk whose OPTIONS go
+            # unanswered is unreachable and Asterisk will not even allocate the call ("500
+            # Allocation failed"). The trunk could not carry it: the next one may.
+            self.trunks.fault(trunk, TrunkFault.UNREACHABLE, self.clock())
+            call.tried.append(trunk)
+            nxt = self._next_trunk(run, call)
+            if nxt is not None:
+                log.warning("attempt %s: trunk %s refused the call (%s); dialing again through "
+                            "%s", attempt_id, trunk, exc, nxt)
+                await self._originate(run, call)
+                return
             log.warning("attempt %s: originate through %s failed: %s", attempt_id, trunk, exc)
             self._observe(run.info.id, pc.CallFailed(attempt_id, pc.FailReason.BUSY, 0.0))
             self._end_call(call, repo.finish_attempt(

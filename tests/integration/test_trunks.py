@@ -38,6 +38,7 @@ from dialer.settings import REPO_ROOT, Settings, load_settings
 from dialer.trunk_cli import (
     RegStatus,
     TrunkTestReport,
+    contact_status,
     registrations,
     reload_trunks,
     trunk_test_call,
@@ -69,6 +70,14 @@ server = "@@CARRIER_HOST@@:@@CARRIER_SIP_PORT@@"
 username = "dialer-congested"
 password = "dev-only-congested-secret"
 max_channels = 5
+
+[[trunk]]
+# nothing listens there: the PBX's OPTIONS pings go unanswered and mark it unreachable
+name = "carrier-dead"
+kind = "ip"
+host = "127.0.0.2:5999"
+max_channels = 5
+qualify_s = 5
 """
 ANSWERS = number_for(Behaviour.ANSWER, 0, 0)      # answers at once, talks until we hang up
 PORTS = [("sip_port = 5060", "sip_port = 5460"), ("http_port = 8088", "http_port = 8488"),
@@ -354,6 +363,38 @@ async def test_a_campaign_fails_over_from_its_congested_trunk_and_then_skips_it(
     assert all((e.detail or {}).get("failed_over_from") == ["carrier-congested"]
                for e in originated[1:6:2])
     assert _caller_ids(settings, numbers) == {"+12125550100"}      # the campaign's own
+
+
+async def test_an_unreachable_trunk_is_named_and_a_campaign_goes_around_it_at_once(
+        pbx: Backend, settings: Settings, trunks: dict[str, Trunk], env: dict[str, str],
+        tmp_path: Path) -> None:
+    def states() -> tuple[str | None, str | None]:
+        return contact_status(pbx, "carrier-dead"), contact_status(pbx, "carrier-reg")
+
+    for _ in range(150):    # dead pinged every 5 s (unanswered after 3 s), carrier-reg every 10
+        if states() == ("Unavail", "Avail"):
+            break
+        await asyncio.sleep(0.2)
+    assert states() == ("Unavail", "Avail")
+    started = time.monotonic()
+    rep = await _test(settings, pbx, trunks["carrier-dead"])
+    took = time.monotonic() - started
+    text = rep.describe()
+    assert "reachable: NO: it does not answer OPTIONS pings (pinged every 5 s)" in text
+    assert "SIP answer: none: the PBX did not place the call" in text
+    assert "result: the trunk is UNREACHABLE" in text and not rep.passed
+    assert took < 5, f"took {took:.1f} s"   # not the 10 s ring timeout of the test call
+
+    numbers = [number_for(Behaviour.ANSWER, 0, 1, tag) for tag in range(4, 8)]
+    summary, originated, _decisions = await _run_campaign(
+        settings, tmp_path, Path(env["OPENDIALER_TRUNKS"]), [1001], numbers,
+        '["carrier-dead", "carrier-reg"]')
+    assert (summary.attempts, summary.connected, summary.abandoned) == (4, 4, 0)
+    # the PBX refuses the dead trunk's channel at once; the same attempt leaves through
+    # carrier-reg; after three refusals in a row the dead trunk is skipped
+    assert [(e.detail or {})["trunk"] for e in originated] == ["carrier-reg"] * 4
+    assert [(e.detail or {}).get("failed_over_from") for e in originated] == \
+        [["carrier-dead"]] * 3 + [None]
 
 
 async def test_the_channel_cap_holds_under_a_campaign(

@@ -197,9 +197,41 @@ def test_the_carrier_trunk_renders_what_pjsip_conf_used_to_hold() -> None:
     assert len(rendered) == len(old) == 3
     for (name, new_opts), (old_name, old_opts) in zip(rendered, old, strict=True):
         assert name == old_name
-        # the same options, plus only the channel cap's device state
-        assert {k: v for k, v in new_opts.items() if k != "device_state_busy_at"} == old_opts
+        # the same options, plus the channel cap's device state and the OPTIONS pings
+        added = {"device_state_busy_at", "qualify_frequency", "qualify_timeout"}
+        assert {k: v for k, v in new_opts.items() if k not in added} == \
+            {k: v for k, v in old_opts.items() if k not in added}
     assert rendered[0][1]["device_state_busy_at"] == ["200"]
+    assert rendered[1][1]["qualify_frequency"] == ["10"]
+    assert rendered[1][1]["qualify_timeout"] == ["3.0"]
+
+
+def test_qualify_is_set_per_trunk_and_checked() -> None:
+    never = REG.replace('name = "acme"', 'name = "acme"\nqualify_s = 0')
+    quiet = _sections(pjsip_conf([one(never)]))
+    aor = next(opts for _n, opts in quiet if opts["type"] == ["aor"])
+    assert aor["qualify_frequency"] == ["0"] and "qualify_timeout" not in aor
+    for bad in ("4", "3601", "true", '"10"'):
+        with pytest.raises(TrunkError, match="qualify_s must be whole seconds, 5-3600, or 0"):
+            one(REG.replace('name = "acme"', f'name = "acme"\nqualify_s = {bad}'))
+
+
+def test_a_test_call_that_only_timed_out_does_not_claim_the_trunk_works() -> None:
+    from dialer.testcall import TestCallResult
+    from dialer.trunk_cli import TrunkTestReport
+
+    ip = one(IP)
+    silent = TestCallResult("+12125550123", "c1", ended_ms=10013.0, cause=19,
+                            cause_txt="User alerting, no answer", sip_status=480)
+    text = TrunkTestReport(ip, "+12125550123", None, silent, 1.0, "Unavail").describe()
+    assert "reachable: NO: it does not answer OPTIONS pings" in text
+    assert "NO ANSWER of any kind within the ring timeout, not even ringing" in text
+    assert "carries calls" not in text
+    refused = TrunkTestReport(ip, "+12125550123", None, TestCallResult("+12125550123", ""), 1.0,
+                              "Unavail", refused="ARI POST /channels: 500 Allocation failed")
+    text = refused.describe()
+    assert "SIP answer: none: the PBX did not place the call (ARI POST" in text
+    assert "the trunk is UNREACHABLE: a campaign fails over to its next trunk" in text
 
 
 def test_a_registration_trunk_renders_auth_registration_and_endpoint() -> None:
