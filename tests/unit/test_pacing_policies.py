@@ -182,3 +182,57 @@ def test_predictive_rejects_a_target_above_the_cap() -> None:
         PredictivePacer(cap=0.03, target=0.04)
     assert PredictivePacer(cap=0.03).target == pytest.approx(0.025)
     assert PredictivePacer().decide(Snapshot([], []), 0.0).mode is PacingMode.IDLE
+
+
+def hour_of(p: PredictivePacer, lives: int, abandons: int, t0: float = 0.0) -> float:
+    """``lives`` live answers spread over an hour, the last ``abandons`` of them abandoned."""
+    for i in range(lives):
+        now = t0 + 3600.0 * i / lives
+        p.observe(CallAnswered(90_000 + i, AnswerKind.LIVE, 8.0), now)
+        if i >= lives - abandons:
+            p.observe(CallAbandoned(90_000 + i, 2.0), now + 2.0)
+    return t0 + 3600.0
+
+
+def test_hour_guard_cuts_theta_as_the_trailing_hour_nears_its_cap() -> None:
+    # Ten agents: ~225 live answers an hour, 5 % = 11.25 abandons, target 5.6 +- 2.4.
+    factors = {}
+    for ab in (5, 9, 12):
+        p = PredictivePacer(hour_cap=0.05)
+        now = hour_of(p, 225, ab)
+        factors[ab] = p.hour_factor(now)
+    assert factors[5] == 1.0  # a normal hour: untouched
+    assert 0.1 < factors[9] < 0.4  # (11.25 - 9) / (2 sqrt(0.025 x 225)) squared = 0.23
+    assert factors[12] == 0.0  # over the cap: theta goes to its floor
+    p = PredictivePacer(hour_cap=0.05, fast_gain=0.0)
+    now = hour_of(p, 225, 9)
+    unguarded = PredictivePacer(fast_gain=0.0, hour_cap=None)
+    hour_of(unguarded, 225, 9)
+    assert p.theta_at(now) == pytest.approx(unguarded.theta_at(now) * factors[9])
+    assert p.hour_factor(now + 3700.0) == 1.0  # the hour has rolled past them
+
+
+def test_hour_guard_leaves_a_big_team_alone_and_is_on_by_default_at_twice_the_target() -> None:
+    p = PredictivePacer(hour_cap=0.05)
+    now = hour_of(p, 1125, 30)  # fifty agents: 30 abandons is an ordinary hour
+    assert p.hour_factor(now) == 1.0
+    off = PredictivePacer(hour_cap=None)
+    now = hour_of(off, 225, 12)
+    assert off.hour_factor(now) == 1.0
+    assert PredictivePacer().hour_cap == pytest.approx(0.05)       # 2 x the 2.5 % target
+    assert PredictivePacer(cap=0.1).hour_cap == pytest.approx(2 * 0.1 * 2.5 / 3)
+    on = PredictivePacer()
+    now = hour_of(on, 225, 12)
+    assert on.hour_factor(now) == 0.0
+    with pytest.raises(ValueError):
+        PredictivePacer(hour_cap=0.02)  # under the 2.5 % target
+
+
+def test_hour_guard_extrapolates_the_first_minutes_of_a_shift() -> None:
+    p = PredictivePacer(hour_cap=0.05)
+    for i in range(40):  # 40 lives in the first 10 minutes: ~240 an hour
+        p.observe(CallAnswered(i, AnswerKind.LIVE, 8.0), 15.0 * i)
+    assert p.hour_factor(600.0) == 1.0  # not read as a 40-answer hour (cap 2 abandons)
+    for i in range(3):
+        p.observe(CallAbandoned(i, 2.0), 600.0)
+    assert p.hour_factor(600.0) == 1.0
