@@ -39,11 +39,6 @@ from softphone.audio.prefs import AudioPrefs
 from softphone.sip.api import CallState, CallStateChanged, RegState, UaEvent, UserAgent
 
 
-def available(device: str | None, devices: list[DeviceInfo], want_input: bool) -> bool:
-    """Whether `device` (None: the system default) is in `devices` on that side."""
-    return device is None or find_device(device, devices, want_input) is not None
-
-
 def current_id(device: str | None, devices: list[DeviceInfo], want_input: bool) -> str | None:
     """The id `device` has now (a headset plugged back in may have another); None if absent."""
     if device is None:
@@ -100,14 +95,14 @@ class AudioControl(QObject):
 
     def _apply_to_bridge(self, prefs: AudioPrefs, devices: list[DeviceInfo]) -> bool:
         notes = []
-        inp, out = prefs.input_device, prefs.output_device
-        if not available(inp, devices, True):
-            notes.append(f"The remembered microphone ({inp}) is not plugged in: using the "
-                         "system default.")
-        if not available(out, devices, False):
-            notes.append(f"The remembered earpiece ({out}) is not plugged in: using the "
-                         "system default.")
-        inp, out = current_id(inp, devices, True), current_id(out, devices, False)
+        inp = current_id(prefs.input_device, devices, True)
+        out = current_id(prefs.output_device, devices, False)
+        if inp is None and prefs.input_device is not None:
+            notes.append(f"The remembered microphone ({prefs.input_device}) is not plugged in: "
+                         "using the system default.")
+        if out is None and prefs.output_device is not None:
+            notes.append(f"The remembered earpiece ({prefs.output_device}) is not plugged in: "
+                         "using the system default.")
         self.note = " ".join(notes)
         b = self.bridge
         b.set_speaker_volume(min(4.0, max(0.0, prefs.speaker_volume)))

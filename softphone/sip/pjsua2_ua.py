@@ -582,11 +582,10 @@ class PjsuaUserAgent:
             try:
                 acc.create(self._account_config())
             except pj.Error as exc:
-                reason = _pj_reason(exc)
                 self._stack.bury(acc)
-                del acc
                 raise RegistrationError(
-                    f"{self._account.user}: cannot create the account: {reason}") from None
+                    f"{self._account.user}: cannot create the account: {_pj_reason(exc)}"
+                ) from None
             self._acc = acc
         else:
             self._acc.setRegistration(True)
@@ -660,10 +659,8 @@ class PjsuaUserAgent:
         try:
             call.makeCall(uri, pj.CallOpParam(True))
         except pj.Error as exc:
-            reason = _pj_reason(exc)
             self._stack.bury(call)
-            del call
-            raise SipError(f"{self._account.user}: cannot call {uri}: {reason}") from None
+            raise SipError(f"{self._account.user}: cannot call {uri}: {_pj_reason(exc)}") from None
         self._calls[call.our_id] = call
         return call.our_id
 

@@ -66,7 +66,6 @@ class Agent:
         acc = SipAccount(f"agent{number}",
                          password or settings.agents.sip_password(number),
                          registrar or f"{settings.pbx.bind}:{settings.pbx.sip_port}", **account)
-        self.account_user = acc.user
         self.ua = PjsuaUserAgent(acc, self.bridge, AUTO_ANSWER, stack=stack)
         self.events = EventQueue()
         self.ua.add_listener(self.events)
@@ -384,7 +383,7 @@ async def test_every_agent_a_stack_holds_can_be_on_a_call_at_once(
     team = [agents(n) for n in range(1015, 1015 + MAX_ACCOUNTS)]
     for a in team:
         await asyncio.to_thread(a.register)
-    channels = [await ari.call_agent(f"PJSIP/{a.account_user}") for a in team]
+    channels = [await ari.call_agent(f"PJSIP/{a.ua.account.user}") for a in team]
     for a, channel in zip(team, channels, strict=True):
         up = await a.await_(CallStateChanged, 10, confirmed(channel))
         assert up.direction is Direction.INBOUND
