@@ -146,6 +146,21 @@ def analyse_echo(sent: bytes, received: bytes, fmt: AudioFormat, freq: float,
                            message)
 
 
+def answered_or_ended(events: EventQueue, call: int, timeout: float) -> CallStateChanged:
+    """The event that says our call `call` was answered (CONFIRMED) or ended first."""
+    return events.wait_for(
+        CallStateChanged, timeout,
+        lambda e: e.call == call and e.state in (CallState.CONFIRMED, CallState.DISCONNECTED))
+
+
+def hang_up_and_wait(ua: UserAgent, call: int, seconds: float = 5.0) -> None:
+    """Hang up `call` and wait (at most `seconds`) until the user agent has let go of it."""
+    ua.hangup(call)
+    deadline = time.monotonic() + seconds
+    while call in ua.calls() and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
 def run_echo_check(ua: UserAgent, extension: str = "9196", inject: bool = True,
                    timeout: float = 15.0) -> EchoCheckResult:
     """Call `extension` (an echo test) with a registered `ua`, probe it, hang up, report."""
@@ -157,9 +172,7 @@ def run_echo_check(ua: UserAgent, extension: str = "9196", inject: bool = True,
     try:
         ua.set_audio_tap(probe)
         call = ua.make_call(extension)
-        answered = events.wait_for(
-            CallStateChanged, timeout,
-            lambda e: e.call == call and e.state in (CallState.CONFIRMED, CallState.DISCONNECTED))
+        answered = answered_or_ended(events, call, timeout)
         if answered.state is CallState.DISCONNECTED:
             raise SipError(f"echo check: the call to {extension} ended: {answered.code} "
                            f"{answered.reason}")
@@ -170,8 +183,5 @@ def run_echo_check(ua: UserAgent, extension: str = "9196", inject: bool = True,
     finally:
         ua.set_audio_tap(None)
         if call is not None:
-            ua.hangup(call)
-            deadline = time.monotonic() + 5
-            while call in ua.calls() and time.monotonic() < deadline:
-                time.sleep(0.02)
+            hang_up_and_wait(ua, call)
         ua.remove_listener(events)

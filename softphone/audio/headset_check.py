@@ -28,9 +28,14 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from softphone.audio.bridge import AudioBridge, AudioTap
-from softphone.audio.check import EchoCheckResult, EchoProbe
+from softphone.audio.check import (
+    EchoCheckResult,
+    EchoProbe,
+    answered_or_ended,
+    hang_up_and_wait,
+)
 from softphone.audio.pcm import AudioFormat, rms_dbfs, samples_of
-from softphone.sip.api import CallState, CallStateChanged, EventQueue, SipError, UserAgent
+from softphone.sip.api import CallState, EventQueue, SipError, UserAgent
 
 ECHO_EXTENSION = "9196"
 MIC_SILENT_DBFS = -50.0   # the loudest 20 ms of the voice part below this: nothing picked up
@@ -254,9 +259,7 @@ def run_headset_check(ua: UserAgent, extension: str = ECHO_EXTENSION, voice_ms: 
     try:
         ua.set_audio_tap(tap)
         call = ua.make_call(extension)
-        answered = events.wait_for(
-            CallStateChanged, timeout,
-            lambda e: e.call == call and e.state in (CallState.CONFIRMED, CallState.DISCONNECTED))
+        answered = answered_or_ended(events, call, timeout)
         if answered.state is CallState.DISCONNECTED:
             return failed_report(f"The echo test ({extension}) did not answer: {answered.code} "
                                  f"{answered.reason}.")
@@ -272,10 +275,7 @@ def run_headset_check(ua: UserAgent, extension: str = ECHO_EXTENSION, voice_ms: 
         ua.set_audio_tap(None)
         if call is not None:
             with contextlib.suppress(SipError, TimeoutError):
-                ua.hangup(call)
-                deadline = time.monotonic() + 5
-                while call in ua.calls() and time.monotonic() < deadline:
-                    time.sleep(0.02)
+                hang_up_and_wait(ua, call)
         ua.remove_listener(events)
     elapsed_frames = int((time.monotonic() - started) * 1000 / audio.fmt.frame_ms)
     if bridge is not None and before is not None:

@@ -3,6 +3,7 @@ registered to the real PBX, the engine and the agent link running in the test's 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator, Sequence
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from dialer.ari import AriClient
 from dialer.campaign_config import loads_campaign
+from dialer.db import repository as repo
 from dialer.db.agents import add_agent
 from dialer.db.campaigns import create_campaign, insert_contacts
 from dialer.db.database import Database, open_database
@@ -62,6 +64,16 @@ class DialerEnv:
     campaign_id: int
     phones: list[Phone]
     url: str
+
+    async def settled(self, tries: int = 100) -> repo.CampaignSummary:
+        """The campaign's summary once it has attempts and none is open (polled every 0.2 s,
+        `tries` times; the last summary either way)."""
+        for _ in range(tries):
+            s = repo.campaign_summary(self.db, self.campaign_id)
+            if s.attempts and not s.open_attempts:
+                break
+            await asyncio.sleep(0.2)
+        return s
 
 
 @contextlib.asynccontextmanager

@@ -172,11 +172,7 @@ async def test_logout_deadline_passes_with_nobody_free_abandons_with_the_message
             await c.expect("logout_authorized", timeout=5)
         finally:
             await c.close()
-        for _ in range(100):
-            s = repo.campaign_summary(env.db, env.campaign_id)
-            if s.attempts and not s.open_attempts:
-                break
-            await asyncio.sleep(0.2)
+        s = await env.settled()
         assert (s.attempts, s.connected, s.abandoned) == (1, 0, 1)
     heard = sorted((settings.runtime_dir / "state/carrier/spool/calls").glob(
         f"{number}-*-heard.wav"), key=lambda p: p.stat().st_mtime)[-1]

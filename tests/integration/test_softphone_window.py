@@ -372,9 +372,5 @@ async def test_logout_countdown_runs_out_while_the_call_rings(
             assert w.call.number.text() == "No call" and not w.disposition.isEnabled()
             assert w.campaigns.rows() == []
         # nobody else is free: the customer who answers is abandoned with the message
-        for _ in range(100):
-            s = repo.campaign_summary(env.db, env.campaign_id)
-            if s.attempts and not s.open_attempts:
-                break
-            await asyncio.sleep(0.2)
+        s = await env.settled()
         assert (s.attempts, s.connected, s.abandoned) == (1, 0, 1)
