@@ -37,6 +37,8 @@ How it works, once per tick:
    the estimate is read over at least ``rate_fall_window`` (200) calls, because at a
    12 % live rate a 50-call window with no live answer happens by chance a few times
    an hour, and a rate estimate near 0 makes the pacer fill its line limit at once.
+   A trailing-hour guard (``hour_cap``) cuts theta before the last hour's abandon
+   rate nears 5 %.
 
 Everything is driven by ``observe(event, now)`` and ``decide(snapshot, now)``; no
 clock, no I/O.  The decision record lists the inputs above.
@@ -112,8 +114,9 @@ class PredictivePacer(Pacer):
     ``rate_windows``, ``rate_z``, ``rate_fall_window`` model switches (see the module
     docstring; ``rate_fall_window=0`` restores the unguarded rate estimate);
     ``hour_cap``, ``hour_sd``, ``hour_s`` the trailing-hour guard (see
-    :meth:`hour_factor`; ``"auto"``, the default, is twice the target: 5 % at the 3 %
-    legal cap; ``None`` turns it off).
+    :meth:`hour_factor`; ``"auto"``, the default, is 1.8 x the target: 4.5 % at the
+    3 % legal cap, a tenth under the 5 % hourly limit, because calls already ringing
+    when the guard cuts can still be abandoned; ``None`` turns it off).
     """
 
     name = "predictive"
@@ -137,7 +140,7 @@ class PredictivePacer(Pacer):
         skew: bool = True,
         suffix_max: bool = False,
         rate_windows: tuple[int, ...] = (50, 100, 200, 400, 800, 1600, 3200),
-        rate_z: float = 3.0,
+        rate_z: float = 2.5,
         rate_fall_window: int = 200,
         hour_cap: float | Literal["auto"] | None = "auto",
         hour_sd: float = 2.0,
@@ -165,7 +168,7 @@ class PredictivePacer(Pacer):
         self.suffix_max = suffix_max
 
         if hour_cap == "auto":
-            hour_cap = 2.0 * self.target
+            hour_cap = 0.9 * 2.0 * self.target
         if hour_cap is not None and not 0.0 < self.target < hour_cap:
             raise ValueError("hour_cap must be above the target")
         self.hour_cap = hour_cap
@@ -264,11 +267,11 @@ class PredictivePacer(Pacer):
         self._fast = max(self._fast, 0.0)
         self._fast_t = now
 
-    def theta_at(self, now: float) -> float:
+    def theta_at(self, now: float, hour_factor: float | None = None) -> float:
         """The marginal-risk threshold now (budget, recent excess and hour guard applied)."""
         fast = self._fast * math.exp((self._fast_t - now) / self.fast_tau)
         th = self.theta0 * math.exp(self.gain * self.budget - self.fast_gain * fast)
-        th *= self.hour_factor(now)
+        th *= self.hour_factor(now) if hour_factor is None else hour_factor
         return min(max(th, self.theta_min), self.theta_max)
 
     def _hour_expire(self, now: float) -> None:
@@ -284,10 +287,12 @@ class PredictivePacer(Pacer):
         live answers, extrapolated to a full hour early in a shift, minus its
         abandons).  Under ``hour_sd`` standard deviations of an hour's abandon count
         at target, theta is scaled by (headroom / that)^2.  Ten agents answer ~225
-        calls an hour: 5 % is 11 abandons against 5.6 +- 2.4 at target, and with
-        ``hour_sd=2`` the guard cuts theta once the hour holds 7 (a quarter to a
-        third of the minutes in the drop case); with 50 agents (56 against
-        28 +- 5.3) only after 46.  On by default (twice the target); ``hour_cap=None``
+        calls an hour: the default 4.5 % is 10 abandons against 5.6 +- 2.4 at
+        target, and with ``hour_sd=2`` the guard cuts theta once the hour holds 6;
+        with 50 agents (51 against 28 +- 5.3) only after 40.  The default aims a
+        tenth under the 5 % hourly limit: calls already ringing when theta is cut
+        can still be abandoned (aimed at 5 % itself, 2 of 100 ten-agent campaigns
+        had an hour at 5.2 % after a drop of the live rate).  ``hour_cap=None``
         turns it off.
         """
         if self.hour_cap is None:
@@ -394,7 +399,8 @@ class PredictivePacer(Pacer):
         dem_k = sums[5 * n:] if self.skew else [0.0] * n
         if not self.skew:
             sup_k = [0.0] * n
-        theta = self.theta_at(now)
+        hour = self.hour_factor(now)
+        theta = self.theta_at(now, hour)
         pf = self._pf
         base_m = [sup_m[i] - dem_m[i] for i in range(n)]
         base_v = [sup_v[i] + dem_v[i] + 0.05 for i in range(n)]
@@ -428,7 +434,7 @@ class PredictivePacer(Pacer):
             "answers_soon": dem_m[mid] - queued,
             "next_risk": risk,
             "theta": theta,
-            "hour_factor": self.hour_factor(now),
+            "hour_factor": hour,
             "budget": self.budget,
             "abandon_rate": self.abandon_rate,
         }

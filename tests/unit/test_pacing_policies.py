@@ -219,11 +219,13 @@ def test_hour_guard_leaves_a_big_team_alone_and_is_on_by_default_at_twice_the_ta
     off = PredictivePacer(hour_cap=None)
     now = hour_of(off, 225, 12)
     assert off.hour_factor(now) == 1.0
-    assert PredictivePacer().hour_cap == pytest.approx(0.05)       # 2 x the 2.5 % target
-    assert PredictivePacer(cap=0.1).hour_cap == pytest.approx(2 * 0.1 * 2.5 / 3)
+    assert PredictivePacer().hour_cap == pytest.approx(0.045)   # a tenth under 5 % = 2 x target
+    assert PredictivePacer(cap=0.1).hour_cap == pytest.approx(0.9 * 2 * 0.1 * 2.5 / 3)
     on = PredictivePacer()
-    now = hour_of(on, 225, 12)
+    now = hour_of(on, 225, 11)  # 4.9 %: under the 5 % limit, but past where the guard aims
     assert on.hour_factor(now) == 0.0
+    at_limit = PredictivePacer(hour_cap=0.05)
+    assert at_limit.hour_factor(hour_of(at_limit, 225, 11)) > 0.0  # aimed at 5 %: not yet
     with pytest.raises(ValueError):
         PredictivePacer(hour_cap=0.02)  # under the 2.5 % target
 
