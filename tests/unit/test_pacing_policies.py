@@ -212,7 +212,7 @@ def test_hour_guard_cuts_theta_as_the_trailing_hour_nears_its_cap() -> None:
     assert p.hour_factor(now + 3700.0) == 1.0  # the hour has rolled past them
 
 
-def test_hour_guard_leaves_a_big_team_alone_and_is_on_by_default_at_twice_the_target() -> None:
+def test_hour_guard_leaves_a_big_team_alone_and_aims_a_tenth_under_twice_the_target() -> None:
     p = PredictivePacer(hour_cap=0.05)
     now = hour_of(p, 1125, 30)  # fifty agents: 30 abandons is an ordinary hour
     assert p.hour_factor(now) == 1.0
