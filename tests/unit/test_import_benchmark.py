@@ -3,8 +3,6 @@ printed (import_rows_per_s=...), not asserted, since it depends on the machine."
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -12,17 +10,11 @@ import pytest
 
 from dialer.db import open_database
 from dialer.db.campaigns import campaign_id_by_name, count_contacts
-
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "import_list.py"
+from tests.unit.bench_scripts import load_bench
 
 
 def _bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_import_list", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("import_list")
 
 
 def test_import_100k_rows(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -3,24 +3,16 @@ seeds; bad settings and seed ranges are refused before any simulation starts."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "pacing_variant.py"
+from tests.unit.bench_scripts import load_bench
 
 
 def _bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_pacing_variant", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("pacing_variant")
 
 
 def test_seed_ranges_are_read_and_bad_ones_named() -> None:
