@@ -259,7 +259,7 @@ def find_trunk(settings: Settings, name: str) -> Trunk:
 async def trunk_test_call(settings: Settings, be: Backend, trunk: Trunk, number: str,
                           talk: float = 3.0, ring_timeout: float = 30.0) -> TrunkTestReport:
     """One call through `trunk` (it must be loaded on the PBX), with the registration state."""
-    from dialer.testcall import place_test_call
+    from dialer.testcall import TestCallResult, place_test_call
 
     reg = None
     if trunk.kind is TrunkKind.REGISTRATION:
@@ -272,8 +272,6 @@ async def trunk_test_call(settings: Settings, be: Backend, trunk: Trunk, number:
         result = await place_test_call(settings, number, ring_timeout=ring_timeout, talk=talk,
                                        app=app, trunk=trunk.name)
     except AriError as exc:
-        from dialer.testcall import TestCallResult
-
         return TrunkTestReport(trunk, number, reg, TestCallResult(number, ""), talk, reachable,
                                refused=str(exc))
     return TrunkTestReport(trunk, number, reg, result, talk, reachable)
