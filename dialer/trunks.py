@@ -437,7 +437,14 @@ def _trunk_sections(t: Trunk) -> str:
         f"allow = {','.join(t.codecs)}",
         f"aors = {t.name}",
         "direct_media = no",
+        # the caller ID goes out on the INVITE only (From and Remote-Party-ID) ...
         "send_rpid = yes",
+        # ... and nothing follows it: no re-INVITE or UPDATE carrying the agent leg's identity
+        # when the dialer bridges the customer (a strict carrier refuses it or drops the
+        # call, and it would leak an internal name); nor is the carrier's own identity update
+        # passed on to the agent
+        "send_connected_line = no",
+        "trust_connected_line = no",
         "dtmf_mode = rfc4733",
         f"device_state_busy_at = {t.max_channels}",
     ]

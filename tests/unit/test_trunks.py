@@ -197,13 +197,37 @@ def test_the_carrier_trunk_renders_what_pjsip_conf_used_to_hold() -> None:
     assert len(rendered) == len(old) == 3
     for (name, new_opts), (old_name, old_opts) in zip(rendered, old, strict=True):
         assert name == old_name
-        # the same options, plus the channel cap's device state and the OPTIONS pings
-        added = {"device_state_busy_at", "qualify_frequency", "qualify_timeout"}
+        # the same options, plus the channel cap's device state, the OPTIONS pings and no
+        # connected-line updates either way
+        added = {"device_state_busy_at", "qualify_frequency", "qualify_timeout",
+                 "send_connected_line", "trust_connected_line"}
         assert {k: v for k, v in new_opts.items() if k not in added} == \
             {k: v for k, v in old_opts.items() if k not in added}
     assert rendered[0][1]["device_state_busy_at"] == ["200"]
     assert rendered[1][1]["qualify_frequency"] == ["10"]
     assert rendered[1][1]["qualify_timeout"] == ["3.0"]
+
+
+@pytest.mark.parametrize("text", [REG, IP], ids=["registration", "ip"])
+def test_the_carrier_gets_the_caller_id_on_the_invite_and_no_identity_update_after_it(
+        text: str) -> None:
+    endpoint = next(opts for _n, opts in _sections(pjsip_conf([one(text)]))
+                    if opts["type"] == ["endpoint"])
+    # bridging the customer to an agent sends the carrier no re-INVITE or UPDATE with the agent
+    # leg's identity (a strict carrier refuses it or drops the call), and the carrier's own
+    # identity updates are not passed on
+    assert endpoint["send_connected_line"] == ["no"]
+    assert endpoint["trust_connected_line"] == ["no"]
+    # the caller ID the dialer sets still goes out on the INVITE (From and Remote-Party-ID)
+    assert endpoint["send_rpid"] == ["yes"]
+    assert "trust_id_outbound" not in endpoint and "send_pai" not in endpoint
+
+
+def test_every_shipped_trunk_renders_without_connected_line_updates() -> None:
+    rendered = _sections(pjsip_conf(load_trunks(DEFAULT_PATH, PLACES, env={})))
+    endpoints = {name: opts for name, opts in rendered if opts["type"] == ["endpoint"]}
+    assert set(endpoints) == {"carrier", "carrier-reg"}
+    assert all(opts["send_connected_line"] == ["no"] for opts in endpoints.values())
 
 
 def test_qualify_is_set_per_trunk_and_checked() -> None:
