@@ -25,6 +25,14 @@ Compliance settings::
     code = "DO_NOT_CALL"
     final = true
     dnc = true                     # or "system": put the dialed number on that DNC list
+
+    [safe_harbor]                  # what a customer hears when answered and no agent is free
+    message = "../sounds/demo-safe-harbor.wav"  # relative to this file; WAV 16-bit mono 8 kHz
+    seller = "Example Energy"      # for the record: whom the message names
+    callback_number = "+1 212 555 0100"   # for the record: the number it gives
+
+``[safe_harbor]`` is required for predictive campaigns (they abandon calls by design); the others
+play the shipped default message (``dialer/safe_harbor.py``), which names no seller.
 """
 
 from __future__ import annotations
@@ -46,8 +54,9 @@ from dialer.core.campaign import DialMode
 from dialer.core.dnc import DncScope
 from dialer.core.results import CallResult
 from dialer.core.selection import CallingHours, CampaignRules, DispositionRule, RetryRule
+from dialer.safe_harbor import AudioFileError, SafeHarborMessage, default_message, read_message
 
-_SECTIONS = {"campaign", "dialing", "schedule", "retry", "disposition", "callbacks"}
+_SECTIONS = {"campaign", "dialing", "schedule", "retry", "disposition", "callbacks", "safe_harbor"}
 _CAMPAIGN_KEYS = {"name", "mode", "caller_id", "trunk", "default_region", "time_zone", "agents"}
 _DIALING_KEYS = {
     "ratio",
@@ -106,6 +115,7 @@ class CampaignConfig:
     abandon_no_repeat: timedelta | None = None
     callback_policy: CallbackPolicy = CallbackPolicy()
     amd: bool = False       # answering-machine detection before a call goes to an agent
+    safe_harbor: SafeHarborMessage | None = None   # None: the shipped default message
 
     def rules(self) -> CampaignRules:
         """The selection/retry rules this definition implies."""
@@ -123,21 +133,26 @@ class CampaignConfig:
 
 
 def load_campaign(path: str | Path) -> CampaignConfig:
-    """Read and validate a campaign TOML file."""
+    """Read and validate a campaign TOML file (files it names are relative to it)."""
     path = Path(path)
-    return loads_campaign(path.read_text(encoding="utf-8"), source=path.name)
+    return loads_campaign(path.read_text(encoding="utf-8"), source=path.name, base=path.parent)
 
 
-def loads_campaign(text: str, source: str = "campaign.toml") -> CampaignConfig:
-    """Validate campaign TOML text; ``source`` prefixes error messages."""
+def loads_campaign(
+    text: str, source: str = "campaign.toml", base: Path | None = None
+) -> CampaignConfig:
+    """Validate campaign TOML text; ``source`` prefixes error messages, relative file names are
+    read from ``base`` (default: the current directory)."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise CampaignConfigError(f"{source}: not valid TOML: {exc}") from exc
-    return parse_campaign(data, source)
+    return parse_campaign(data, source, base)
 
 
-def parse_campaign(data: Mapping[str, Any], source: str = "campaign") -> CampaignConfig:
+def parse_campaign(
+    data: Mapping[str, Any], source: str = "campaign", base: Path | None = None
+) -> CampaignConfig:
     """Validate an already-parsed definition (same shape as the TOML file)."""
     v = _Validator(source)
     v.known(data, _SECTIONS, "")
@@ -178,7 +193,29 @@ def parse_campaign(data: Mapping[str, Any], source: str = "campaign") -> Campaig
         ),
         callback_policy=_callback_policy(v, data),
         amd=v.boolean(dial, "dialing.amd") if "amd" in dial else False,
+        safe_harbor=_safe_harbor(v, data, DialMode(mode_text), base or Path.cwd()),
     )
+
+
+def _safe_harbor(
+    v: _Validator, data: Mapping[str, Any], mode: DialMode, base: Path
+) -> SafeHarborMessage:
+    table = v.table(data, "safe_harbor")
+    if not table:
+        if mode is DialMode.PREDICTIVE:
+            raise CampaignConfigError(
+                f"{v.source}: [safe_harbor] message is required for a predictive campaign (it "
+                "abandons calls by design): a WAV file naming the seller and a number to call back"
+            )
+        return default_message()
+    v.known(table, {"message", "seller", "callback_number"}, "safe_harbor.")
+    name = v.string(table, "safe_harbor.message", required=True)
+    try:
+        return read_message(base / name, source=name,
+                            seller=v.string(table, "safe_harbor.seller"),
+                            callback_number=v.string(table, "safe_harbor.callback_number"))
+    except AudioFileError as exc:
+        raise CampaignConfigError(f"{v.source}: safe_harbor.message: {exc}") from None
 
 
 def _schedule(v: _Validator, data: Mapping[str, Any], zone: str) -> CallingHours | None:

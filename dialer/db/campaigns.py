@@ -33,8 +33,10 @@ from dialer.db.models import (
     ContactNumber,
     DispositionCode,
     RetryRuleRow,
+    Sound,
 )
 from dialer.lists import ListRejected, NewContact, ParsedList, RowError
+from dialer.safe_harbor import SafeHarborMessage, default_message
 
 INSERT_CHUNK = 5000
 
@@ -63,6 +65,9 @@ class CampaignInfo:
     dispositions: tuple[tuple[str, str, bool], ...]  # (code, label, final)
     agents: tuple[str, ...]  # logins of the assigned agents
     amd: bool = False  # answering-machine detection before a call reaches an agent
+    # SHA-256 of the safe-harbor message (a row of ``sounds``; None: stored before messages
+    # were, the default plays); ``dialer.safe_harbor.safe_harbor_media`` gives its media URI
+    safe_harbor: str | None = None
 
 
 def create_campaign(
@@ -70,11 +75,18 @@ def create_campaign(
 ) -> int:
     """Store a campaign (a ``CampaignConfig`` or a dict shaped like the TOML); return its id.
 
-    Agents named in ``campaign.agents`` must exist; the campaign starts STOPPED.
+    Agents named in ``campaign.agents`` must exist; the campaign starts STOPPED. Its
+    safe-harbor message is stored with it (``dialer.safe_harbor.install_safe_harbor`` writes it
+    where the PBX reads it).
     """
     cfg = definition if isinstance(definition, CampaignConfig) else parse_campaign(definition)
+    created = now or datetime.now(UTC)
+    message = cfg.safe_harbor or default_message()
     with db.session() as session:
         agents = _agents_by_login(session, cfg.agents)
+        if session.get(Sound, message.sha256) is None:
+            session.add(Sound(sha256=message.sha256, audio=message.audio,
+                              seconds=message.seconds, created_at=created))
         campaign = Campaign(
             name=cfg.name,
             mode=cfg.mode,
@@ -90,8 +102,8 @@ def create_campaign(
             default_region=cfg.default_region,
             time_zone=cfg.time_zone,
             schedule=_schedule_json(cfg.calling_hours),
-            options=_options_json(cfg),
-            created_at=now or datetime.now(UTC),
+            options=_options_json(cfg, message),
+            created_at=created,
             dispositions=[
                 DispositionCode(
                     code=d.code,
@@ -142,13 +154,20 @@ def _schedule_json(hours: CallingHours | None) -> dict[str, Any] | None:
     }
 
 
-def _options_json(cfg: CampaignConfig) -> dict[str, Any]:
+def _options_json(cfg: CampaignConfig, message: SafeHarborMessage) -> dict[str, Any]:
     no_repeat = cfg.abandon_no_repeat
     return {
         "callback_fallback": cfg.callback_policy.fallback.value,
         "callback_grace_s": cfg.callback_policy.grace.total_seconds(),
         "abandon_no_repeat_s": None if no_repeat is None else no_repeat.total_seconds(),
         "amd": cfg.amd,
+        "safe_harbor": {
+            "sha256": message.sha256,
+            "source": message.source,
+            "seconds": message.seconds,
+            "seller": message.seller,
+            "callback_number": message.callback_number,
+        },
     }
 
 
@@ -190,6 +209,7 @@ def _campaign_info(c: Campaign) -> CampaignInfo:
         dispositions=tuple((d.code, d.label, d.final) for d in c.dispositions),
         agents=tuple(sorted(a.login for a in c.agents)),
         amd=bool((c.options or {}).get("amd", False)),
+        safe_harbor=((c.options or {}).get("safe_harbor") or {}).get("sha256"),
     )
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Dialect,
     ForeignKey,
     Index,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -121,7 +122,8 @@ class Campaign(Base):
     default_region: Mapped[str] = mapped_column(String(2))
     time_zone: Mapped[str] = mapped_column(String(64))
     schedule: Mapped[dict[str, Any] | None]
-    # Callback fallback and the no-repeat period after an abandoned call (migration 0002).
+    # Callback fallback and the no-repeat period after an abandoned call (migration 0002); the
+    # safe-harbor message's digest (a row of ``sounds``), seller and callback number.
     options: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime]
 
@@ -320,3 +322,14 @@ class AgentStateLog(Base):
     event: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime]
     detail: Mapped[dict[str, Any] | None]
+
+
+class Sound(Base):
+    """An audio file the PBX plays (a campaign's safe-harbor message), by its SHA-256: stored
+    once however many campaigns use it, and written out by ``dialer.safe_harbor``."""
+
+    __tablename__ = "sounds"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    audio: Mapped[bytes] = mapped_column(LargeBinary)   # WAV, 16-bit PCM, mono, 8000 Hz
+    seconds: Mapped[float]
+    created_at: Mapped[datetime]

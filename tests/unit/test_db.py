@@ -138,7 +138,7 @@ def raw(path: Path, query: str, *args: object) -> list[tuple[object, ...]]:
 def test_migration_from_empty_matches_the_models(db: Database, path: Path) -> None:
     tables = set(inspect(db.engine).get_table_names())
     assert set(Base.metadata.tables) | {"alembic_version"} == tables
-    assert raw(path, "SELECT version_num FROM alembic_version") == [("0002",)]
+    assert raw(path, "SELECT version_num FROM alembic_version") == [("0003",)]
     with db.engine.connect() as conn:
         diff = compare_metadata(
             MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata
