@@ -30,6 +30,7 @@ from dialer.db.campaigns import (
 from dialer.db.database import Database, open_database
 from dialer.db.exports import write_csv
 from dialer.lists import ListError, ListRejected, read_list
+from dialer.safe_harbor import install_safe_harbor
 from dialer.settings import Settings
 
 USER_ERRORS = (CampaignConfigError, CampaignExistsError, AgentExistsError, ListError,
@@ -82,6 +83,7 @@ def cmd_campaign(settings: Settings, args: argparse.Namespace) -> int:
     db = open_db(settings)
     if args.action == "create":
         cid = create_campaign(db, load_campaign(args.file))
+        install_safe_harbor(db, settings.runtime_dir, [cid])
         print(f"campaign created (id {cid}, stopped); import a list, then `dialer campaign "
               "start`")
     elif args.action == "list":
@@ -178,6 +180,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     db = open_db(settings)
+    install_safe_harbor(db, settings.runtime_dir)  # every campaign's message where the PBX reads
     async with AriClient.from_settings(settings.pbx) as ari:
         engine = Engine(db, ari, live_trunks(settings))
         await engine.start()
