@@ -18,10 +18,11 @@ from dialer.db.campaigns import create_campaign, insert_contacts
 from dialer.db.database import Database, open_database
 from dialer.lists import NewContact
 from dialer.phones import Phone, start_phones
+from dialer.safe_harbor import install_safe_harbor
 from dialer.service.engine import Engine
 from dialer.service.link import LinkServer
 from dialer.service.trunk_use import live_trunks
-from dialer.settings import Settings
+from dialer.settings import REPO_ROOT, Settings
 
 # the test dialer's agent link; another port lets two test runs share a machine
 LINK_PORT = int(os.environ.get("OPENDIALER_TEST_LINK_PORT", "8766"))
@@ -49,6 +50,11 @@ code = "CALLBACK"
 label = "Call back"
 final = false
 retry_after = "1h"
+"""
+# a predictive campaign must name its message (a path relative to config/campaigns/)
+SAFE_HARBOR = """
+[safe_harbor]
+message = "../sounds/demo-safe-harbor.wav"
 """
 
 
@@ -88,11 +94,14 @@ async def dialer_env(settings: Settings, tmp: Path, seats: Sequence[int], number
     db = open_database(tmp / "dialer.sqlite3")
     for seat in seats:
         add_agent(db, f"agent{seat}", password(seat), sip_endpoint=f"PJSIP/agent{seat}")
-    cfg = loads_campaign(CAMPAIGN.format(
+    text = CAMPAIGN.format(
         name="it", mode=mode, logout_delay=logout_delay, trunk=trunk,
         caller_id=f'caller_id = "{caller_id}"\n' if caller_id else "", dialing=dialing,
-        agents=", ".join(f'"agent{s}"' for s in seats)))
+        agents=", ".join(f'"agent{s}"' for s in seats))
+    text += SAFE_HARBOR if mode == "predictive" else ""
+    cfg = loads_campaign(text, base=REPO_ROOT / "config" / "campaigns")
     cid = create_campaign(db, cfg)
+    install_safe_harbor(db, settings.runtime_dir, [cid])
     insert_contacts(db, cid, [NewContact(i + 2, (n,), {"name": f"Customer {i}"})
                               for i, n in enumerate(numbers)])
     started = start_phones(settings, list(seats), tmp / "phones") if phones else []
