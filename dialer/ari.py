@@ -84,12 +84,14 @@ class AriClient:
         return await self.request("DELETE", path, **params)
 
     async def events(self) -> AsyncIterator[dict[str, Any]]:
-        """Yield the application's events until the WebSocket closes."""
+        """Yield the application's events until the WebSocket closes; the first item is
+        `{"type": "WebSocketConnected"}` (ours, not Asterisk's), once the socket is open."""
         ws_url = self.base_url.replace("http", "ws", 1) + "/events"
         try:
             async with self.session.ws_connect(
                 ws_url, params={"app": self.app, "subscribeAll": "false"}, heartbeat=20
             ) as ws:
+                yield {"type": "WebSocketConnected"}
                 async for msg in ws:
                     if msg.type == aiohttp.WSMsgType.TEXT:
                         yield json.loads(msg.data)

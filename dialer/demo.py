@@ -19,6 +19,7 @@ from dialer.admin import format_summary
 from dialer.ari import AriClient
 from dialer.campaign_config import load_campaign
 from dialer.core.campaign import CampaignStatus
+from dialer.core.floor import Leg
 from dialer.core.selection import ContactState
 from dialer.db import repository as repo
 from dialer.db.agents import add_agent
@@ -27,6 +28,7 @@ from dialer.db.database import open_database
 from dialer.lists import read_list
 from dialer.pbx import backend
 from dialer.phones import start_softphones
+from dialer.safe_harbor import install_safe_harbor
 from dialer.service.client import scripted_agent
 from dialer.service.engine import Engine
 from dialer.service.link import LinkServer
@@ -59,6 +61,7 @@ async def run_demo(settings: Settings, campaign_file: Path, list_file: Path,
                   display_name=f"Demo agent {seat}", sip_endpoint=f"PJSIP/agent{seat}")
     cfg = load_campaign(campaign_file)
     cid = create_campaign(db, cfg)
+    install_safe_harbor(db, settings.runtime_dir, [cid])
     parsed = read_list(list_file, cfg.default_region)
     if parsed.errors:
         for err in parsed.errors:
@@ -87,7 +90,7 @@ async def run_demo(settings: Settings, campaign_file: Path, list_file: Path,
             bots = [asyncio.create_task(_bot(url, seat, i)) for i, seat in enumerate(SEATS)]
             for bot in bots:
                 bot.add_done_callback(lambda t: None)
-            while sum(1 for a in engine.agents.values() if a.leg_up) < len(SEATS):
+            while sum(1 for a in engine.floor.seats.values() if a.leg is Leg.UP) < len(SEATS):
                 await asyncio.sleep(0.1)
                 _check(bots)
             say("agents logged in, voice channels up; starting the campaign")
@@ -98,14 +101,14 @@ async def run_demo(settings: Settings, campaign_file: Path, list_file: Path,
                 _check(bots)
                 s = repo.campaign_summary(db, cid)
                 left = sum(s.contacts_by_state.get(st, 0) for st in UNFINISHED)
-                line = (f"{s.attempts} attempts, {len(engine.by_attempt)} in flight, "
+                line = (f"{s.attempts} attempts, {len(engine.floor.calls)} in flight, "
                         f"{s.connected} connected, {s.abandoned} abandoned, "
                         f"{sum(s.dispositions.values())} dispositions, {left} contacts to go")
                 if line != last:
                     say(line)
                     last = line
-                waiting = any(a.wrap_attempt for a in engine.agents.values())
-                if left == 0 and not engine.by_attempt and not waiting:
+                waiting = any(a.wrap_attempt for a in engine.floor.seats.values())
+                if left == 0 and not engine.floor.calls and not waiting:
                     break
                 if time.monotonic() - started > timeout:
                     say(f"gave up after {timeout:.0f} s")
@@ -116,7 +119,7 @@ async def run_demo(settings: Settings, campaign_file: Path, list_file: Path,
             await asyncio.gather(*bots, return_exceptions=True)
             await link.stop()
             await engine.stop()
-            lat = sorted(engine.connect_latencies)
+            lat = sorted(engine.floor.connect_latencies)
             if lat:
                 say(f"answer-to-agent: p50 {1000 * lat[len(lat) // 2]:.1f} ms, "
                     f"max {1000 * lat[-1]:.1f} ms over {len(lat)} calls")

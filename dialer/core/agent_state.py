@@ -17,6 +17,7 @@ Normal flow::
     ready -CallReserved-> reserved -CallConnected-> on_call -CallEnded-> wrap_up
     wrap_up -DispositionSaved-> ready (or not_ready, or logged_out: see "after the call")
     reserved -ReservationReleased-> ready (the call failed before connecting, or was skipped)
+    reserved -CallAssigned-> reserved (the reservation now names the call's attempt)
     not_ready -NotReadyRequested-> not_ready (a new reason; ``not_ready_reason``)
 
 After the call: a table entry may name ``AFTER_CALL`` instead of a state. It resolves to where the
@@ -103,6 +104,14 @@ class CallReserved:
 
 
 @dataclass(frozen=True)
+class CallAssigned:
+    """The reservation now stands for this call: a contact being claimed got its attempt, or an
+    agent held for a predictive campaign's ringing calls gets one of them (same state)."""
+
+    call_id: str
+
+
+@dataclass(frozen=True)
 class ReservationReleased:
     """The reserved call will not reach the agent (busy, no answer, skipped, rerouted)."""
 
@@ -151,6 +160,7 @@ Event = (
     | ReadyRequested
     | NotReadyRequested
     | CallReserved
+    | CallAssigned
     | ReservationReleased
     | CallConnected
     | CallEnded
@@ -260,6 +270,7 @@ TRANSITIONS: Final[dict[AgentState, dict[type[Event], Target]]] = {
     },
     _S.RESERVED: {
         CallConnected: _S.ON_CALL,
+        CallAssigned: _S.RESERVED,
         ReservationReleased: AFTER_CALL,
         ReadyRequested: _S.RESERVED,
         NotReadyRequested: _S.RESERVED,
@@ -282,6 +293,7 @@ TRANSITIONS: Final[dict[AgentState, dict[type[Event], Target]]] = {
     },
     _S.LOGOUT_PENDING: {
         CallConnected: _S.ON_CALL,
+        CallAssigned: _S.LOGOUT_PENDING,
         ReservationReleased: _S.LOGGED_OUT,
         DeadlinePassed: _S.LOGGED_OUT,
         LogoutRequested: _S.LOGOUT_PENDING,
@@ -395,6 +407,8 @@ class AgentMachine:
         if isinstance(event, CallReserved):
             self._call_id = event.call_id
             self._max_logout_delay = event.max_logout_delay
+        elif isinstance(event, CallAssigned):
+            self._call_id = event.call_id
         elif isinstance(event, ReadyRequested | NotReadyRequested) and old in _BUSY:
             if not self._logout_requested:
                 wanted = isinstance(event, ReadyRequested)

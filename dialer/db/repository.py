@@ -32,6 +32,7 @@ from sqlalchemy import (
     ColumnElement,
     CursorResult,
     Select,
+    delete,
     exists,
     false,
     func,
@@ -846,6 +847,28 @@ def settle_without_disposition(db: Database, attempt_id: int, now: datetime, not
             AttemptEvent(attempt_id=held.id, phase=AttemptPhase.NOTE, at=now, detail={"note": note})
         )
         _decide_after_attempt(session, held, now)
+        session.commit()
+    return True
+
+
+def cancel_attempt(db: Database, attempt_id: int, now: datetime) -> bool:
+    """Undo an attempt that was stored but never dialed (the agent it was claimed for left
+    before the dial): the attempt and its events go, the contact goes back where it was
+    claimed from, and no attempt is counted. False (nothing changed) if it was dialed."""
+    require_aware(now)
+    with db.session() as session:
+        attempt = session.get(CallAttempt, attempt_id)
+        if attempt is None or attempt.result is not None:
+            return False
+        phases = set(session.scalars(select(AttemptEvent.phase).where(
+            AttemptEvent.attempt_id == attempt_id)))
+        if phases - {AttemptPhase.CREATED}:
+            return False
+        row = session.get(Contact, attempt.contact_id)
+        if row is not None and row.in_flight_attempt_id == attempt_id:
+            _clear_reservation(row, row.reserved_from or ContactState.NEW)
+        session.execute(delete(AttemptEvent).where(AttemptEvent.attempt_id == attempt_id))
+        session.delete(attempt)
         session.commit()
     return True
 

@@ -17,10 +17,12 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from dialer.core.agent_state import AgentStateError
+from dialer.core.floor import FloorRefused
+from dialer.core.floor import messages as fl
 from dialer.db import repository as repo
 from dialer.db.agents import verify_password
 from dialer.db.campaigns import agent_campaign_ids
-from dialer.service.engine import AgentSession, Engine, Outbox
+from dialer.service.engine import Engine, Outbox
 from dialer.service.protocol import (
     PROTOCOL_VERSION,
     LinkError,
@@ -32,6 +34,8 @@ from dialer.service.protocol import (
 log = logging.getLogger(__name__)
 
 MAX_FAILURE_DELAY = 8.0
+# requests whose answer the floor sends itself (a record, an error, or `ok` once dialed)
+ANSWERED_BY_FLOOR = frozenset({"preview_request", "preview_dial", "push_accept"})
 
 
 class WsOutbox(Outbox):
@@ -76,7 +80,7 @@ class LinkServer:
         outbox = WsOutbox()
         writer = asyncio.create_task(self._write(ws, outbox))
         outbox.send("welcome", protocol=PROTOCOL_VERSION, server="opendialer")
-        session: AgentSession | None = None
+        agent: int | None = None
         peer = request.remote or "?"
         try:
             async for msg in ws:
@@ -89,19 +93,20 @@ class LinkServer:
                 try:
                     m = parse_client_message(msg.data)
                     req_id = m.id
-                    session = await self._request(m, session, outbox, peer)
+                    agent = await self._request(m, agent, outbox, peer)
                 except LinkError as exc:
                     outbox.send("error", re=req_id or exc.re, code=exc.code,
                                 message=exc.message)
-                except (repo.RepositoryError, AgentStateError) as exc:
+                except (repo.RepositoryError, AgentStateError, FloorRefused) as exc:
                     outbox.send("error", re=req_id, code="refused", message=str(exc))
                 except Exception as exc:   # never let one request end the session
                     log.exception("agent link request failed")
                     outbox.send("error", re=req_id, code="internal",
                                 message=f"the dialer could not do that: {exc}")
         finally:
-            if session is not None:
-                self.engine.session_lost(session)
+            if agent is not None and self.engine.outboxes.get(agent) is outbox:
+                self.engine.outboxes.pop(agent, None)
+                self.engine.feed(fl.LinkLost(agent))
             outbox.queue.put_nowait(None)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(writer, 2)
@@ -114,63 +119,36 @@ class LinkServer:
                 return
             await ws.send_str(text)
 
-    async def _request(self, m: Message, s: AgentSession | None, out: WsOutbox,
-                       peer: str) -> AgentSession | None:
+    async def _request(self, m: Message, agent: int | None, out: WsOutbox,
+                       peer: str) -> int | None:
         e = self.engine
         if m.type == "ping":
             out.send("pong", re=m.id)
-            return s
+            return agent
         if m.type == "login":
-            if s is not None:
+            if agent is not None and agent in e.floor.seats:
                 raise LinkError("out_of_order", "already logged in")
             return await self._login(m, out, peer)
-        if s is None:
+        if agent is None:
             raise LinkError("not_logged_in", f"{m.type}: log in first")
-        if e.agents.get(s.info.id) is not s:
+        if agent not in e.floor.seats or e.outboxes.get(agent) is not out:
             raise LinkError("not_logged_in", f"{m.type}: you are logged out; log in again")
         b = m.body
-        if m.type == "logout":
-            e.logout(s)
-        elif m.type == "ready":
-            e.ready(s)
-        elif m.type == "not_ready":
-            e.not_ready(s, b.get("reason") or "")
-        elif m.type == "campaigns":
-            out.send("campaigns", re=m.id, campaigns=e.my_campaigns(s))
-            return s
-        elif m.type == "preview_request":
-            e.preview_request(s, b.get("campaign"), re=m.id)
-            return s
-        elif m.type in ("preview_dial", "push_accept"):
-            await e.preview_dial(s, int(b["contact"] if "contact" in b else b["offer"]))
-        elif m.type in ("preview_skip", "push_reject"):
-            e.preview_skip(s, int(b["contact"] if "contact" in b else b["offer"]))
-        elif m.type == "record_update":
-            self._record_update(s, b["contact"], b["fields"])
-        elif m.type == "hangup":
-            await e.hangup(s)
-        elif m.type == "disposition":
+        if m.type == "campaigns":
+            out.send("campaigns", re=m.id, campaigns=e.floor.my_campaigns(agent))
+            return agent
+        if m.type == "disposition":
             cb = b.get("callback") or {}
             at = datetime.fromisoformat(cb["at"]) if cb else None
-            out_ = e.disposition(s, b["attempt"], b["code"], b.get("note"), at,
-                                 bool(cb.get("personal", False)))
-            out.send("disposition_saved", re=m.id, attempt=b["attempt"], code=b["code"],
-                     callback=out_.callback_id)
-            return s
-        out.send("ok", re=m.id, request=m.type)
-        return s
+            e.request(fl.DispositionGiven(agent, b["attempt"], b["code"], b.get("note"), at,
+                                          bool(cb.get("personal", False)), m.id))
+            return agent      # disposition_saved follows once it is stored
+        e.request(fl.AgentAsks(agent, m.type, b, m.id))
+        if m.type not in ANSWERED_BY_FLOOR:
+            e.after_writes(lambda: out.send("ok", re=m.id, request=m.type))
+        return agent
 
-    def _record_update(self, s: AgentSession, contact_id: int, fields: dict[str, Any]) -> None:
-        allowed = {s.call.claim.contact_id} if s.call else set()
-        if s.preview is not None:
-            allowed.add(s.preview.contact_id)
-        if s.wrap_contact is not None:
-            allowed.add(s.wrap_contact)
-        if contact_id not in allowed:
-            raise LinkError("refused", f"record {contact_id} is not yours to edit now")
-        repo.update_contact_fields(self.engine.db, contact_id, fields)
-
-    async def _login(self, m: Message, out: WsOutbox, peer: str) -> AgentSession | None:
+    async def _login(self, m: Message, out: WsOutbox, peer: str) -> int:
         login, password = m.body["agent"], m.body["password"]
         info = await asyncio.to_thread(verify_password, self.engine.db, login, password)
         if info is None:
@@ -180,11 +158,19 @@ class LinkServer:
             raise LinkError("bad_credentials", "wrong agent or password")
         self.failures.pop(login, None)
         self.failures.pop(peer, None)
-        campaigns = agent_campaign_ids(self.engine.db, info.id)
-        s = self.engine.login(info, out, campaigns)
-        out.send("login_ok", re=m.id, agent=info.login, name=info.display_name,
-                 state=s.machine.state.value, campaigns=self.engine.my_campaigns(s))
-        for view in self.engine.my_campaigns(s):
-            if view["status"] == "Started":
-                out.send("campaign_started", campaign=view)
-        return s
+        campaigns = await asyncio.to_thread(agent_campaign_ids, self.engine.db, info.id)
+        e = self.engine
+        e.login(fl.AgentLogin(info.id, info.login, info.display_name,
+                              info.sip_endpoint or f"PJSIP/{info.login}", tuple(campaigns)), out)
+
+        def welcome() -> None:
+            views = e.floor.my_campaigns(info.id)
+            seat = e.floor.seats.get(info.id)
+            state = seat.machine.state.value if seat else "logged_out"
+            out.send("login_ok", re=m.id, agent=info.login, name=info.display_name,
+                     state=state, campaigns=views)
+            for view in views:
+                if view["status"] == "Started":
+                    out.send("campaign_started", campaign=view)
+        e.after_writes(welcome)
+        return info.id

@@ -17,36 +17,45 @@ from typing import Any
 
 from aiohttp import web
 
+from dialer.core.floor import CallPhase, Leg
 from dialer.db import repository as repo
 from dialer.service.engine import Engine
 
 COOKIE = "opendialer_supervisor"
 
+# a call's phase in the supervisor's words
+_CALL_STATE = {CallPhase.DIALING: "dialing", CallPhase.RINGING: "ringing",
+               CallPhase.ANSWERED: "answered", CallPhase.DETECTING: "answered",
+               CallPhase.WAITING: "waiting", CallPhase.BRIDGING: "answered",
+               CallPhase.CONNECTED: "connected", CallPhase.MESSAGE: "abandoned",
+               CallPhase.ENDING: "ending", CallPhase.ENDED: "ended"}
+
 
 def snapshot(engine: Engine) -> dict[str, Any]:
-    now = engine.clock()
+    floor = engine.floor
+    now = datetime.now(UTC)
     agents = []
-    for s in sorted(engine.agents.values(), key=lambda a: a.info.login):
+    for seat in sorted(floor.seats.values(), key=lambda a: a.login):
+        call = floor.seat_call(seat.agent_id)
         agents.append({
-            "agent": s.info.login, "name": s.info.display_name,
-            "state": s.machine.state.value, "reason": s.machine.not_ready_reason,
-            "voice": "connected" if s.leg_up else "disconnected",
-            "call": s.call.attempt_id if s.call else None,
-            "wrap_up": s.wrap_attempt,
+            "agent": seat.login, "name": seat.name,
+            "state": seat.machine.state.value, "reason": seat.machine.not_ready_reason,
+            "voice": "connected" if seat.leg is Leg.UP else "disconnected",
+            "call": call.attempt_id if call else None,
+            "wrap_up": seat.wrap_attempt,
             "logout_remaining_s": (round(r.total_seconds(), 1)
-                                   if (r := s.machine.remaining(datetime.now(UTC))) else None),
+                                   if (r := seat.machine.remaining(now)) else None),
         })
     calls = []
-    for call in sorted(engine.by_attempt.values(), key=lambda c: c.attempt_id):
-        state = "connected" if call.connected else "abandoned" if call.abandoned else (
-            "ringing" if call.ringing else "dialing")
-        agent = engine.agents.get(call.agent_id) if call.agent_id is not None else None
+    for call in sorted(floor.calls.values(), key=lambda c: c.attempt_id):
+        seat = floor.seats.get(call.agent_id) if call.agent_id is not None else None
         calls.append({"attempt": call.attempt_id, "campaign": call.campaign_id,
-                      "number": call.claim.number, "state": state,
-                      "agent": agent.info.login if agent else None,
-                      "seconds": round(now - call.dialed_at, 1)})
+                      "number": call.number, "state": _CALL_STATE[call.phase],
+                      "phase": call.phase.value, "channel": call.channel_id,
+                      "agent": seat.login if seat else None,
+                      "seconds": round((now - call.dialed_at).total_seconds(), 1)})
     campaigns = []
-    for run in engine.campaigns.values():
+    for run in floor.runs.values():
         summary = repo.campaign_summary(engine.db, run.info.id)
         campaigns.append({
             "id": run.info.id, "name": run.info.name, "mode": run.info.mode.value,
@@ -57,7 +66,7 @@ def snapshot(engine: Engine) -> dict[str, Any]:
             "contacts_by_state": {k.value: v for k, v in summary.contacts_by_state.items()},
             "pacing": run.last_decision,
         })
-    lat = sorted(engine.connect_latencies[-500:])
+    lat = sorted(list(floor.connect_latencies)[-500:])
     return {
         "time": datetime.now(UTC).isoformat(timespec="seconds"),
         "agents": agents, "calls": calls, "campaigns": campaigns,

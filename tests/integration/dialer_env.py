@@ -14,7 +14,7 @@ from dialer.ari import AriClient
 from dialer.campaign_config import loads_campaign
 from dialer.db import repository as repo
 from dialer.db.agents import add_agent
-from dialer.db.campaigns import create_campaign, insert_contacts
+from dialer.db.campaigns import create_campaign, get_campaign, insert_contacts
 from dialer.db.database import Database, open_database
 from dialer.lists import NewContact
 from dialer.phones import Phone, start_phones
@@ -70,6 +70,18 @@ class DialerEnv:
     campaign_id: int
     phones: list[Phone]
     url: str
+
+    async def refreshed(self, timeout: float = 5.0) -> None:
+        """Wait until the dialer has read the campaign's stored status (it reads the campaigns
+        every second)."""
+        want = get_campaign(self.db, self.campaign_id).status
+        for _ in range(int(timeout / 0.05)):
+            info = self.engine.floor.campaigns.get(self.campaign_id)
+            if info is not None and info.status is want:
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"the dialer did not read campaign {self.campaign_id} as "
+                             f"{want.value} within {timeout} s")
 
     async def settled(self, tries: int = 100) -> repo.CampaignSummary:
         """The campaign's summary once it has attempts and none is open (polled every 0.2 s,

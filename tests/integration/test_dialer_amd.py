@@ -38,8 +38,8 @@ async def test_machines_are_detected_and_never_reach_the_agent(
     async with dialer_env(settings, tmp_path, [SEAT], numbers, dialing="amd = true\n") as env:
         bot = asyncio.create_task(scripted_agent(env.url, f"agent{SEAT}", password(SEAT), "SALE",
                                                  lambda _who, m: events.append(m)))
-        while not any(a.leg_up and a.machine.state.value == "ready"
-                      for a in env.engine.agents.values()):
+        while not any(a.leg.value == "up" and a.machine.state.value == "ready"
+                      for a in env.engine.floor.seats.values()):
             await asyncio.sleep(0.1)
         set_campaign_status(env.db, env.campaign_id, CampaignStatus.STARTED)
         s = repo.campaign_summary(env.db, env.campaign_id)

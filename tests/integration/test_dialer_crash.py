@@ -137,4 +137,4 @@ async def test_sigkill_mid_campaign_then_restart(pbx: Backend, settings: Setting
     per_contact = Counter(a.contact_id for a in attempts.values())
     assert max(per_contact.values()) == 1                     # max_attempts = 1 is kept
     assert len(per_contact) == 10 and after.open_attempts == 0
-    assert "reconcile: removed" in log.read_text()
+    assert "resync: removed" in log.read_text()

@@ -47,7 +47,7 @@ async def test_preview_skip_then_dial(pbx: Backend, settings: Settings, tmp_path
                                                                      tag=2)]
     async with dialer_env(settings, tmp_path, [1004], numbers, mode="preview") as env:
         set_campaign_status(env.db, env.campaign_id, CampaignStatus.STARTED)
-        env.engine.refresh_campaigns()
+        await env.refreshed()
         c = await _login_ready(env, 1004)
         try:
             first = await c.request("preview_request")

@@ -37,8 +37,8 @@ async def test_predictive_keeps_abandons_under_the_cap(pbx: Backend, settings: S
         bots = [asyncio.create_task(scripted_agent(env.url, f"agent{s}", password(s), "SALE"))
                 for s in SEATS]
         for _ in range(150):
-            if sum(1 for a in env.engine.agents.values()
-                   if a.leg_up and a.machine.state.value == "ready") == len(SEATS):
+            if sum(1 for a in env.engine.floor.seats.values()
+                   if a.leg.value == "up" and a.machine.state.value == "ready") == len(SEATS):
                 break
             await asyncio.sleep(0.1)
         set_campaign_status(env.db, env.campaign_id, CampaignStatus.STARTED)
@@ -49,15 +49,15 @@ async def test_predictive_keeps_abandons_under_the_cap(pbx: Backend, settings: S
             for bot in bots:
                 if bot.done():
                     bot.result()
-            run = env.engine.campaigns.get(env.campaign_id)
+            run = env.engine.floor.runs.get(env.campaign_id)
             if run is not None and run.last_decision and (
                     not decisions or decisions[-1] != run.last_decision):
                 decisions.append(run.last_decision)
-                snap = env.engine._snapshot(run)
+                snap = env.engine.floor.snapshot(run)
                 ready = sum(1 for a in snap.agents if a.state.value == "ready")
                 ahead += len(snap.calls) > ready
             s = repo.campaign_summary(env.db, env.campaign_id)
-            if s.attempts == len(numbers) and s.open_attempts == 0 and not env.engine.by_attempt:
+            if s.attempts == len(numbers) and s.open_attempts == 0 and not env.engine.floor.calls:
                 break
         for bot in bots:
             bot.cancel()

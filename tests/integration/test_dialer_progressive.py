@@ -42,8 +42,8 @@ async def test_progressive_campaign_accounts_for_every_contact(
                                                    lambda who, m: events.append((who, m))))
                 for s in seats]
         for _ in range(100):   # all three on their voice channel and ready
-            if sum(1 for a in env.engine.agents.values()
-                   if a.leg_up and a.machine.state.value == "ready") == 3:
+            if sum(1 for a in env.engine.floor.seats.values()
+                   if a.leg.value == "up" and a.machine.state.value == "ready") == 3:
                 break
             await asyncio.sleep(0.1)
         set_campaign_status(env.db, env.campaign_id, CampaignStatus.STARTED)
@@ -56,7 +56,7 @@ async def test_progressive_campaign_accounts_for_every_contact(
             summary = repo.campaign_summary(env.db, env.campaign_id)
             if (summary.attempts == 30 and summary.open_attempts == 0
                     and sum(summary.dispositions.values()) == summary.connected
-                    and not env.engine.by_attempt):
+                    and not env.engine.floor.calls):
                 break
         for bot in bots:
             bot.cancel()
@@ -83,4 +83,4 @@ async def test_progressive_campaign_accounts_for_every_contact(
     assert len(connected_msgs) == 16
     assert len({m["attempt"] for m in connected_msgs}) == 16
     assert {who for who, _ in events} == {"agent1001", "agent1002", "agent1003"}
-    assert max(env.engine.connect_latencies) < 2.0
+    assert max(env.engine.floor.connect_latencies) < 2.0

@@ -240,7 +240,7 @@ async def test_preview_skip_dial_and_a_personal_callback(
     async with dialer_env(settings, tmp_path, [SEAT], numbers, mode="preview",
                           phones=False) as env:
         set_campaign_status(env.db, env.campaign_id, CampaignStatus.STARTED)
-        env.engine.refresh_campaigns()
+        await env.refreshed()
         async with _agent_window(settings, env) as w:
             # started before the login: in My Campaigns and said in My Messages
             await until(lambda: w.campaigns.rows() == [("it", "preview", "Started")], 5,
@@ -280,7 +280,7 @@ async def test_push_preview_reject_accept_and_a_campaign_callback_then_logout_in
     async with dialer_env(settings, tmp_path, [SEAT], numbers, mode="push_preview",
                           phones=False) as env:
         set_campaign_status(env.db, env.campaign_id, CampaignStatus.STARTED)
-        env.engine.refresh_campaigns()
+        await env.refreshed()
         async with _agent_window(settings, env) as w:
             w.ready_action.trigger()
             await until(lambda: w.preview.record().get("Number") in numbers, 10, "a push offer")

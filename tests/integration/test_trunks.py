@@ -312,15 +312,15 @@ async def _run_campaign(settings: Settings, tmp_path: Path, trunks_file: Path, s
                               link_port=8767, caller_id=caller_id) as env:
             bots = [asyncio.create_task(scripted_agent(env.url, f"agent{s}", password(s), "SALE"))
                     for s in seats]
-            while sum(1 for a in env.engine.agents.values()
-                      if a.leg_up and a.machine.state.value == "ready") < len(seats):
+            while sum(1 for a in env.engine.floor.seats.values()
+                      if a.leg.value == "up" and a.machine.state.value == "ready") < len(seats):
                 await asyncio.sleep(0.1)
             set_campaign_status(env.db, env.campaign_id, CampaignStatus.STARTED)
             watcher = asyncio.create_task(watch(env)) if watch else None
             summary = repo.campaign_summary(env.db, env.campaign_id)
             for _ in range(600):
                 await asyncio.sleep(0.1)
-                run = env.engine.campaigns.get(env.campaign_id)
+                run = env.engine.floor.runs.get(env.campaign_id)
                 if run is not None and (not decisions or decisions[-1] != run.last_decision):
                     decisions.append(run.last_decision)
                 summary = repo.campaign_summary(env.db, env.campaign_id)

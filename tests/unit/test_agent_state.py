@@ -12,6 +12,7 @@ from dialer.core.agent_state import (
     AgentState,
     AgentStateError,
     AuthorizeLogout,
+    CallAssigned,
     CallConnected,
     CallEnded,
     CallReserved,
@@ -37,6 +38,7 @@ ALL_EVENTS: list[Event] = [
     ReadyRequested(),
     NotReadyRequested("lunch"),
     CallReserved("c1"),
+    CallAssigned("c2"),
     ReservationReleased("c1"),
     CallConnected("c1"),
     CallEnded("c1"),
@@ -250,3 +252,16 @@ def test_logout_on_a_call_waits_for_the_disposition(state: AgentState) -> None:
     assert state_of(m) is S.LOGGED_OUT
     m.handle(LoginSucceeded(), T0)  # a new session starts clean
     assert state_of(m) is S.NOT_READY and not m.logout_requested
+
+
+def test_a_reservation_takes_its_calls_id_and_keeps_the_logout_countdown() -> None:
+    m = AgentMachine("agent1001")
+    m.handle(LoginSucceeded(), T0)
+    m.handle(ReadyRequested(), T0)
+    m.handle(CallReserved("claim-7", max_logout_delay=timedelta(seconds=20)), T0)
+    m.handle(LogoutRequested(), T0)
+    deadline = m.deadline
+    m.handle(CallAssigned("41"), T0 + timedelta(seconds=1))
+    assert (m.state, m.call_id, m.deadline) == (S.LOGOUT_PENDING, "41", deadline)
+    m.handle(CallConnected("41"), T0 + timedelta(seconds=2))
+    assert m.state is S.ON_CALL

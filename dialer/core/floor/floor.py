@@ -1,0 +1,828 @@
+"""The call floor: agents, customer calls and who has which call, as one pure object.
+
+How it works
+------------
+`Floor.handle(event, now)` takes one event (`dialer.core.floor.messages`: from Asterisk, the agent
+link or the database writer) and returns the commands the service must carry out, in order;
+`next_timer()` says when `handle_timer(now)` is due (pacing ticks, the moment an answered
+customer must get the safe-harbor message, logout deadlines, voice channels to place again,
+offers and wrap-ups that ran out of time, the campaigns to read again). Nothing here reads a
+clock, a socket or the database: tests step `now` by hand.
+
+State: `seats` (the logged-in agents: their `AgentMachine`, voice channel, offered record,
+wrap-up), `calls` (customer calls by attempt id, each with its phase, `dialer.core.floor.phases`)
+and `runs` (the started campaigns with their pacers). Which agent has which call is kept in one
+place, `CustomerCall.agent_id`, and changed only by `_assign`; `seat_call()` reads it back.
+
+An agent request that cannot be done raises `FloorRefused` (nothing changed); an event that is
+illegal for a call's phase or an agent's state raises `CallPhaseError` / `AgentStateError`
+(nothing changed). The service logs those with the event and goes on.
+
+Dialing and answering (the part written for speed): when a customer answers, the floor answers
+with `Bridge` before any `Store`; the service executes commands in order and never waits for a
+write before an ARI request, so the bridge goes out at once, the attempt's events follow.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections import deque
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from dialer import pacing as pc
+from dialer.core import agent_state as st
+from dialer.core.campaign import CampaignStatus, DialMode
+from dialer.core.floor import messages as m
+from dialer.core.floor.dialing import DialingMixin, Pending, Run
+from dialer.core.floor.phases import CallPhase, CustomerCall
+from dialer.core.floor.seats import (
+    AGENT_PREFIX,
+    BRIDGE_PREFIX,
+    CUSTOMER_PREFIX,
+    FloorRefused,
+    Leg,
+    Limits,
+    Seat,
+)
+from dialer.core.results import (
+    AmdStatus,
+    AttemptPhase,
+    CallFacts,
+    CallResult,
+    DialStatus,
+    HangupSide,
+    classify,
+)
+
+log = logging.getLogger(__name__)
+
+class Floor(DialingMixin):
+    def __init__(self, trunks: Any, run_id: str, limits: Limits | None = None,
+                 message_for: Callable[[Any], str] = lambda _info: "sound:hello,sound:vm-goodbye",
+                 make_pacer: Callable[[Any], pc.Pacer] | None = None) -> None:
+        self.trunks = trunks
+        self.run_id = run_id
+        self.limits = limits or Limits()
+        self.message_for = message_for
+        self.make_pacer = make_pacer or (lambda info: pc.create_pacer(
+            "predictive", cap=info.abandon_cap,
+            connect_limit=self.limits.connect_limit.total_seconds()))
+        self.seats: dict[int, Seat] = {}
+        self.calls: dict[int, CustomerCall] = {}
+        self.runs: dict[int, Run] = {}
+        self.campaigns: dict[int, Any] = {}           # every campaign read: CampaignInfo
+        self.pbx_up = False
+        self.connect_latencies: deque[float] = deque(maxlen=1000)
+        self.message_delays: deque[float] = deque(maxlen=1000)
+        self._claims: dict[int, Pending] = {}
+        self._tickets = itertools.count(1)
+        self._legs = itertools.count(1)
+        self._out: list[m.Command] = []
+        self._now: datetime | None = None
+        self._next_tick: datetime | None = None
+        self._next_refresh: datetime | None = None
+        self._reading = False
+
+    # ------------------------------------------------------------------ the interface
+    def handle(self, event: m.Event, now: datetime) -> list[m.Command]:
+        """Apply one event; return the commands to carry out, in order."""
+        self._out, self._now = [], now
+        handler = getattr(self, "_on_" + type(event).__name__)
+        try:
+            handler(event)
+        except Exception:
+            self._out = []
+            raise
+        return self._flush()
+
+    def handle_timer(self, now: datetime) -> list[m.Command]:
+        """Do what is due at `now`."""
+        self._out, self._now = [], now
+        for call in list(self.calls.values()):
+            if call.phase is CallPhase.WAITING and call.deadline and call.deadline <= now:
+                self._message(call, "no agent was free in time")
+        for seat in list(self.seats.values()):
+            self._seat_timers(seat, now)
+        if self._next_refresh is None or self._next_refresh <= now:
+            self._next_refresh = now + self.limits.refresh
+            if not self._reading:
+                self._reading = True
+                self._emit(m.ReadCampaigns())
+            for run in self.runs.values():
+                self._emit(m.Store(m.HandOverCallbacks(run.info.id, now, tuple(self.seats))))
+        if self._next_tick is None or self._next_tick <= now:
+            self._next_tick = now + self.limits.tick
+            for run in list(self.runs.values()):
+                self._pace(run)
+        return self._flush()
+
+    def next_timer(self) -> datetime | None:
+        times = [t for t in (self._next_tick, self._next_refresh) if t is not None]
+        if not times:
+            return None   # not started: the first handle_timer starts the clock
+        for call in self.calls.values():
+            if call.phase is CallPhase.WAITING and call.deadline is not None:
+                times.append(call.deadline)
+        for seat in self.seats.values():
+            times += [t for t in (seat.machine.get_timer(), seat.leg_retry_at, seat.offer_until,
+                                  seat.wrap_until) if t is not None]
+        return min(times)
+
+    def seat_call(self, agent_id: int) -> CustomerCall | None:
+        """The call reserved for, being bridged to, or connected to this agent."""
+        for call in self.calls.values():
+            if call.agent_id == agent_id and call.phase is not CallPhase.ENDED:
+                return call
+        return None
+
+    def campaign_view(self, info: Any) -> dict[str, Any]:
+        return {"id": info.id, "name": info.name, "mode": info.mode.value,
+                "status": info.status.value.capitalize(),
+                "dispositions": [{"code": c, "label": label, "final": final}
+                                 for c, label, final in info.dispositions]}
+
+    def my_campaigns(self, agent_id: int) -> list[dict[str, Any]]:
+        seat = self.seats.get(agent_id)
+        views = []
+        for cid in seat.campaigns if seat else ():
+            info = self.campaigns.get(cid)
+            if info is not None and info.status in (CampaignStatus.STARTED,
+                                                    CampaignStatus.PAUSED):
+                views.append(self.campaign_view(info))
+        return views
+
+    # ------------------------------------------------------------------ plumbing
+    @property
+    def now(self) -> datetime:
+        assert self._now is not None
+        return self._now
+
+    def _emit(self, command: m.Command) -> None:
+        self._out.append(command)
+
+    def _flush(self) -> list[m.Command]:
+        out, self._out = self._out, []
+        return out
+
+    def _store(self, write: m.Write) -> None:
+        self._emit(m.Store(write))
+
+    def _notify(self, agent_id: int, kind: str, re: str | None = None, **fields: Any) -> None:
+        self._emit(m.Notify(agent_id, kind, fields, re))
+
+    def _assign(self, call: CustomerCall, seat: Seat | None) -> None:
+        """The one place where a call gets (or loses) its agent."""
+        call.agent_id = seat.agent_id if seat is not None else None
+
+    def _observe(self, campaign_ids: Iterable[int] | int, event: pc.PacingEvent) -> None:
+        ids = [campaign_ids] if isinstance(campaign_ids, int) else campaign_ids
+        for cid in ids:
+            run = self.runs.get(cid)
+            if run is not None and run.pacer is not None:
+                run.pacer.observe(event, self.now.timestamp())
+
+    # ------------------------------------------------------------------ agents
+    def _apply(self, seat: Seat, event: st.Event) -> st.Outcome:
+        """Feed the agent's machine, store the audit record, tell the agent, carry out effects."""
+        outcome = seat.machine.handle(event, self.now)
+        self._after(seat, outcome)
+        return outcome
+
+    def _after(self, seat: Seat, outcome: st.Outcome) -> None:
+        self._store(m.AgentTransition(seat.agent_id, outcome.audit))
+        old, new = outcome.audit.old, outcome.audit.new
+        if old is not new:
+            seat.since = self.now
+            if old is st.AgentState.WRAP_UP and seat.wrap_since is not None:
+                self._observe(seat.campaigns, pc.WrapUpEnded(
+                    seat.agent_id, (self.now - seat.wrap_since).total_seconds()))
+                seat.wrap_since = None
+        self._send_state(seat)
+        for effect in outcome.effects:
+            if isinstance(effect, st.ShowLogoutCountdown):
+                self._notify(seat.agent_id, "logout_pending", deadline=effect.deadline.isoformat(),
+                             remaining_s=round((effect.deadline - self.now).total_seconds(), 1))
+            elif isinstance(effect, st.RerouteCall):
+                self._reroute(seat)
+            elif isinstance(effect, st.EndCall):
+                call = self.seat_call(seat.agent_id)
+                if call is not None:
+                    call.orphaned = True
+                    self._hangup(call, "dialer", "the agent's session was lost")
+            elif isinstance(effect, st.AuthorizeLogout):
+                self._logged_out(seat)
+        if new is st.AgentState.READY and old is not new and seat.agent_id in self.seats:
+            self._give_waiting(seat)
+
+    def _send_state(self, seat: Seat) -> None:
+        fields: dict[str, Any] = {"state": seat.machine.state.value}
+        if seat.machine.not_ready_reason:
+            fields["reason"] = seat.machine.not_ready_reason
+        remaining = seat.machine.remaining(self.now)
+        if remaining is not None:
+            fields["logout_remaining_s"] = round(remaining.total_seconds(), 1)
+        self._notify(seat.agent_id, "state", **fields)
+
+    def _seat(self, agent_id: int) -> Seat:
+        seat = self.seats.get(agent_id)
+        if seat is None:
+            raise FloorRefused("you are logged out; log in again")
+        return seat
+
+    def _on_AgentLogin(self, ev: m.AgentLogin) -> None:
+        if ev.agent_id in self.seats:
+            raise FloorRefused(f"agent {ev.login} is already logged in elsewhere")
+        seat = Seat(ev.agent_id, ev.login, ev.name, ev.endpoint, ev.campaigns,
+                    st.AgentMachine(str(ev.agent_id)), self.now)
+        self.seats[ev.agent_id] = seat
+        self._apply(seat, st.LoginSucceeded())
+        self._observe(ev.campaigns, pc.AgentLoggedIn(ev.agent_id))
+        self._call_agent(seat)
+
+    def _call_agent(self, seat: Seat) -> None:
+        seat.leg = Leg.CALLING
+        seat.leg_retry_at = None
+        seat.leg_channel = f"{AGENT_PREFIX}{seat.agent_id}-{self.run_id}{next(self._legs)}"
+        if self.pbx_up:
+            self._emit(m.CallAgent(seat.agent_id, seat.leg_channel, seat.bridge_id,
+                                   seat.endpoint))
+        else:    # placed by the resync when Asterisk is back
+            seat.leg, seat.leg_channel = Leg.DOWN, None
+
+    def _on_LegAnswered(self, ev: m.LegAnswered) -> None:
+        seat = self.seats.get(ev.agent_id)
+        if seat is None or seat.leg_channel != ev.channel_id:
+            self._emit(m.Hangup(ev.channel_id, "a voice channel nobody waits for"))
+            return
+        seat.leg, seat.leg_failures = Leg.UP, 0
+        self._emit(m.JoinBridge(seat.agent_id, ev.channel_id, seat.bridge_id))
+        self._notify(seat.agent_id, "channel", channel="voice", state="connected")
+        if seat.resume_ready and seat.machine.state is st.AgentState.NOT_READY:
+            seat.resume_ready = False
+            self._apply(seat, st.ReadyRequested())
+
+    def _on_LegGone(self, ev: m.LegGone) -> None:
+        seat = self.seats.get(ev.agent_id)
+        if seat is None or seat.leg_channel != ev.channel_id:
+            return      # an old leg's late news
+        self._leg_lost(seat, ev.reason)
+
+    def _leg_lost(self, seat: Seat, reason: str) -> None:
+        was_up = seat.leg is Leg.UP
+        seat.leg, seat.leg_channel = Leg.DOWN, None
+        seat.leg_failures += 1
+        backoff = min(self.limits.leg_backoff_max.total_seconds(),
+                      0.5 * 2 ** min(seat.leg_failures - 1, 8))
+        seat.leg_retry_at = self.now + timedelta(seconds=backoff)
+        log.warning("agent %s: voice channel lost (%s); calling the phone again in %.1f s",
+                    seat.login, reason, backoff)
+        if was_up:
+            self._notify(seat.agent_id, "channel", channel="voice", state="disconnected",
+                         reason=reason)
+        elif seat.leg_failures == 1:
+            self._notify(seat.agent_id, "error", code="voice_channel",
+                         message=f"{reason}; is the softphone registered? The dialer calls it "
+                                 "again by itself")
+        if seat.machine.state is st.AgentState.READY:
+            seat.resume_ready = True
+            self._apply(seat, st.NotReadyRequested("voice channel lost"))
+        call = self.seat_call(seat.agent_id)
+        if call is not None and call.phase is CallPhase.CONNECTED:
+            self._hangup(call, "dialer", f"agent {seat.login}'s voice channel was lost")
+
+    def _seat_timers(self, seat: Seat, now: datetime) -> None:
+        outcome = seat.machine.handle_timer(now)
+        if outcome is not None:
+            self._after(seat, outcome)
+        if seat.agent_id not in self.seats:
+            return
+        if seat.leg_retry_at is not None and seat.leg_retry_at <= now:
+            self._call_agent(seat)
+        if seat.offer_until is not None and seat.offer_until <= now and not seat.dialing_offer:
+            self._notify(seat.agent_id, "offer_expired", offer=seat.offer.contact_id)
+            self._drop_offer(seat, delay=None)
+        if seat.wrap_until is not None and seat.wrap_until <= now and seat.wrap_attempt:
+            attempt = seat.wrap_attempt
+            self._store(m.SettleWithoutDisposition(
+                attempt, now, "no disposition: the wrap-up time ran out"))
+            self._notify(seat.agent_id, "disposition_timeout", attempt=attempt)
+            self._end_wrap(seat, attempt, "")
+
+    def _end_wrap(self, seat: Seat, attempt_id: int, code: str) -> None:
+        seat.wrap_attempt = seat.wrap_contact = seat.wrap_until = seat.wrap_campaign = None
+        self._apply(seat, st.DispositionSaved(str(attempt_id), code))
+
+    def _drop_offer(self, seat: Seat, delay: timedelta | None) -> None:
+        claim, seat.offer, seat.offer_until = seat.offer, None, None
+        seat.offer_contact = {}
+        self._store(m.ReleaseContact(claim.contact_id, self.now,
+                                     delay.total_seconds() if delay else None))
+        if seat.machine.state in (st.AgentState.RESERVED, st.AgentState.LOGOUT_PENDING):
+            self._apply(seat, st.ReservationReleased(seat.machine.call_id or ""))
+
+    def _on_AgentAsks(self, ev: m.AgentAsks) -> None:
+        seat = self._seat(ev.agent_id)
+        getattr(self, "_ask_" + ev.request)(seat, ev)
+
+    def _ask_ready(self, seat: Seat, ev: m.AgentAsks) -> None:
+        if seat.leg is not Leg.UP:
+            raise FloorRefused("your voice channel is not connected yet")
+        if seat.wrap_attempt is not None:
+            raise FloorRefused(f"pick a disposition for attempt {seat.wrap_attempt} first")
+        self._apply(seat, st.ReadyRequested())
+
+    def _ask_not_ready(self, seat: Seat, ev: m.AgentAsks) -> None:
+        seat.resume_ready = False
+        self._apply(seat, st.NotReadyRequested(str(ev.args.get("reason") or "")))
+
+    def _ask_logout(self, seat: Seat, ev: m.AgentAsks) -> None:
+        seat.resume_ready = False
+        if seat.offer is not None and not seat.dialing_offer:
+            self._drop_offer(seat, delay=None)
+        if seat.machine.state is st.AgentState.READY and self._counted_on(seat):
+            # predictive: calls launched counting on this agent still ring; the agent is held
+            # for them until they end or the deadline passes (the seed's negotiated logout)
+            seat.held = True
+            self._apply(seat, st.CallReserved(f"held-{seat.agent_id}",
+                                              self._logout_delay(seat)))
+        self._apply(seat, st.LogoutRequested())
+
+    def _ask_hangup(self, seat: Seat, ev: m.AgentAsks) -> None:
+        call = self.seat_call(seat.agent_id)
+        if call is None or call.phase is not CallPhase.CONNECTED:
+            raise FloorRefused("you are not on a call")
+        self._hangup(call, "agent", f"agent {seat.login} hung up")
+
+    def _ask_record_update(self, seat: Seat, ev: m.AgentAsks) -> None:
+        contact_id = ev.args.get("contact")
+        fields = ev.args.get("fields")
+        call = self.seat_call(seat.agent_id)
+        allowed = {call.contact_id} if call else set()
+        if seat.offer is not None:
+            allowed.add(seat.offer.contact_id)
+        if seat.wrap_contact is not None:
+            allowed.add(seat.wrap_contact)
+        if contact_id not in allowed:
+            raise FloorRefused(f"record {contact_id} is not yours to edit now")
+        if not isinstance(fields, dict):
+            raise FloorRefused("record_update: 'fields' must be an object")
+        self._store(m.UpdateRecord(contact_id, dict(fields)))
+
+    def _on_DispositionGiven(self, ev: m.DispositionGiven) -> None:
+        seat = self._seat(ev.agent_id)
+        if seat.wrap_attempt != ev.attempt_id:
+            raise FloorRefused(f"attempt {ev.attempt_id} is not waiting for your disposition")
+        info = self.campaigns.get(seat.wrap_campaign) if seat.wrap_campaign else None
+        codes = {c for c, _label, _final in info.dispositions} if info else set()
+        if codes and ev.code not in codes:
+            raise FloorRefused(f"unknown disposition code {ev.code!r}; this campaign has "
+                               f"{', '.join(sorted(codes))}")
+        if ev.callback_at is not None and ev.callback_at.tzinfo is None:
+            raise FloorRefused("callback time needs a time zone (e.g. 2026-12-03T15:00+01:00)")
+        self._store(m.SaveDisposition(seat.agent_id, ev.attempt_id, ev.code, self.now, ev.note,
+                                      ev.callback_at, ev.personal, ev.re))
+        self._end_wrap(seat, ev.attempt_id, ev.code)
+
+    def _on_LinkLost(self, ev: m.LinkLost) -> None:
+        seat = self.seats.get(ev.agent_id)
+        if seat is None:
+            return
+        if seat.offer is not None and not seat.dialing_offer:
+            claim, seat.offer = seat.offer, None
+            self._store(m.ReleaseContact(claim.contact_id, self.now))
+        if seat.wrap_attempt is not None:
+            self._store(m.SettleWithoutDisposition(
+                seat.wrap_attempt, self.now, "no disposition: the agent's session was lost"))
+            seat.wrap_attempt = seat.wrap_contact = None
+        outcome = seat.machine.handle(st.SessionLost(), self.now)
+        self._after(seat, outcome)
+        if seat.machine.state is st.AgentState.LOGGED_OUT and self.seats.get(ev.agent_id):
+            self._logged_out(seat)
+
+    def _logged_out(self, seat: Seat) -> None:
+        if self.seats.pop(seat.agent_id, None) is None:
+            return
+        self._observe(seat.campaigns, pc.AgentLoggedOut(seat.agent_id))
+        self._notify(seat.agent_id, "logout_authorized")
+        if seat.leg_channel is not None:
+            self._emit(m.Hangup(seat.leg_channel, f"agent {seat.login} logged out"))
+        self._emit(m.DropBridge(seat.bridge_id))
+
+    def _logout_delay(self, seat: Seat) -> timedelta:
+        delays = [self.campaigns[c].max_logout_delay for c in seat.campaigns
+                  if c in self.campaigns]
+        return max(delays, default=st.DEFAULT_MAX_LOGOUT_DELAY)
+
+    def _counted_on(self, seat: Seat) -> bool:
+        """Whether a predictive campaign of this agent has calls still ringing with no agent:
+        the pacer launched them counting on the campaign's ready agents."""
+        for call in self.calls.values():
+            run = self.runs.get(call.campaign_id)
+            if (call.agent_id is None and call.campaign_id in seat.campaigns
+                    and call.phase in (CallPhase.DIALING, CallPhase.RINGING)
+                    and run is not None and run.info.mode is DialMode.PREDICTIVE):
+                return True
+        return False
+
+    def _release_held(self) -> None:
+        """Held agents whose campaigns have nothing ringing for them any more: logout now."""
+        for seat in list(self.seats.values()):
+            if (seat.held and seat.machine.state is st.AgentState.LOGOUT_PENDING
+                    and self.seat_call(seat.agent_id) is None and not self._counted_on(seat)):
+                seat.held = False
+                self._apply(seat, st.ReservationReleased(seat.machine.call_id or ""))
+
+    def _reroute(self, seat: Seat) -> None:
+        """The logout deadline passed with a call still on its way to `seat`: another ready
+        agent of the campaign takes it, or it waits for one when answered (then the message)."""
+        seat.held = False
+        call = self.seat_call(seat.agent_id)
+        if call is None:
+            return
+        self._assign(call, None)
+        other = self._free_agent(call.campaign_id)
+        if other is not None:
+            self._reserve(other, call)
+        elif call.phase is CallPhase.BRIDGING:
+            pass   # already joining this agent's bridge: the bridge answer settles it
+
+    # ------------------------------------------------------------------ customers
+    def _call(self, attempt_id: int, event: object) -> tuple[CustomerCall, CallPhase] | None:
+        call = self.calls.get(attempt_id)
+        if call is None:
+            return None
+        return call, call.check(event)
+
+    def _on_Originated(self, ev: m.Originated) -> None:
+        got = self._call(ev.attempt_id, ev)
+        if got is None:
+            return
+        call, _ = got
+        call.originated = True
+        detail: dict[str, Any] = {"trunk": call.trunk}
+        if call.tried:
+            detail["failed_over_from"] = list(call.tried)
+        self._store(m.AttemptEvent(call.attempt_id, AttemptPhase.ORIGINATED, self.now, detail,
+                                   call.agent_id, call.channel_id))
+
+    def _on_OriginateFailed(self, ev: m.OriginateFailed) -> None:
+        got = self._call(ev.attempt_id, ev)
+        if got is None:
+            return
+        call, _ = got
+        self._originate_failed(call, ev.reason)
+
+    def _on_CustomerRinging(self, ev: m.CustomerRinging) -> None:
+        got = self._call(ev.attempt_id, ev)
+        if got is None:
+            return
+        call, phase = got
+        call.phase = phase
+        if call.ringing_at is None:
+            call.ringing_at = self.now
+            self._store(m.AttemptEvent(call.attempt_id, AttemptPhase.RINGING, self.now))
+
+    def _on_CustomerAnswered(self, ev: m.CustomerAnswered) -> None:
+        got = self._call(ev.attempt_id, ev)
+        if got is None:
+            return
+        call, phase = got
+        call.phase = phase
+        call.picked_up_at = self.now
+        if call.amd:
+            call.move(CallPhase.DETECTING)
+            self._emit(m.DetectMachine(call.attempt_id, call.channel_id))
+            return
+        self._answered_live(call)
+
+    def _on_MachineVerdict(self, ev: m.MachineVerdict) -> None:
+        got = self._call(ev.attempt_id, ev)
+        if got is None:
+            return
+        call, phase = got
+        if call.phase is CallPhase.ENDING:
+            return
+        call.phase = phase
+        call.amd_status = ev.status or "NOTSURE"
+        took = (self.now - (call.picked_up_at or self.now)).total_seconds()
+        self._store(m.AttemptEvent(call.attempt_id, AttemptPhase.AMD_DONE, self.now,
+                                   {"status": call.amd_status, "cause": ev.cause,
+                                    "amd_ms": round(1000 * took)}))
+        if call.amd_status in ("MACHINE", "HANGUP"):
+            if call.amd_status == "MACHINE":
+                self._observe(call.campaign_id, pc.CallAnswered(
+                    call.attempt_id, pc.AnswerKind.MACHINE, self._ring_s(call)))
+            self._hangup(call, "dialer", f"answering machine ({ev.cause})")
+            return
+        self._answered_live(call)
+
+    def _ring_s(self, call: CustomerCall) -> float:
+        return ((call.picked_up_at or self.now) - call.dialed_at).total_seconds()
+
+    def _answered_live(self, call: CustomerCall) -> None:
+        """A person answered: to the reserved agent's bridge at once, or any free agent's, or
+        wait (at most until the message must be decided)."""
+        call.answered_at = self.now
+        self._observe(call.campaign_id, pc.CallAnswered(call.attempt_id, pc.AnswerKind.LIVE,
+                                                        self._ring_s(call)))
+        seat = self.seats.get(call.agent_id) if call.agent_id is not None else None
+        if seat is not None and seat.leg is Leg.UP:
+            self._bridge(call, seat)
+            return
+        if seat is not None:    # its agent lost the voice channel: someone else, or wait
+            self._unreserve(call, seat)
+        if self._serve(call):
+            return
+        call.move(CallPhase.WAITING)
+        call.deadline = call.answered_at + self.limits.decide_after
+
+    def _serve(self, call: CustomerCall) -> bool:
+        """Give an answered, agentless call to a free agent (or a held one): True if bridged."""
+        seat = self._free_agent(call.campaign_id) or self._held_agent(call.campaign_id)
+        if seat is None:
+            return False
+        self._bridge(call, seat)        # first out: the reservation's audit row can wait
+        self._reserve(seat, call)
+        return True
+
+    def _bridge(self, call: CustomerCall, seat: Seat) -> None:
+        call.move(CallPhase.BRIDGING)
+        call.deadline = None
+        self._emit(m.Bridge(call.attempt_id, seat.agent_id, call.channel_id, seat.bridge_id))
+
+    def _on_CustomerBridged(self, ev: m.CustomerBridged) -> None:
+        got = self._call(ev.attempt_id, ev)
+        if got is None:
+            return
+        call, phase = got
+        seat = self.seats.get(ev.agent_id)
+        if call.phase is CallPhase.ENDING or seat is None or call.agent_id != ev.agent_id:
+            call.phase = phase
+            if call.phase is not CallPhase.ENDING:
+                call.move(CallPhase.ENDING)
+            self._emit(m.Hangup(call.channel_id, "bridged to an agent who is gone"))
+            return
+        call.phase = phase
+        call.connected_at = self.now
+        answered = call.answered_at or self.now
+        latency = (self.now - answered).total_seconds()
+        self.connect_latencies.append(latency)
+        self._observe(call.campaign_id, pc.CallConnected(call.attempt_id, ev.agent_id, latency))
+        self._apply(seat, st.CallConnected(str(call.attempt_id)))
+        self._notify(seat.agent_id, "call_connected", attempt=call.attempt_id,
+                     campaign=call.campaign_id, contact=dict(call.contact))
+        self._store(m.AttemptEvent(call.attempt_id, AttemptPhase.ANSWERED, answered))
+        self._store(m.AttemptEvent(call.attempt_id, AttemptPhase.BRIDGED, self.now,
+                                   {"connect_ms": round(1000 * latency, 2)}, ev.agent_id))
+
+    def _on_BridgeFailed(self, ev: m.BridgeFailed) -> None:
+        got = self._call(ev.attempt_id, ev)
+        if got is None:
+            return
+        call, phase = got
+        if call.phase is CallPhase.ENDING:
+            return
+        call.phase = phase
+        log.warning("attempt %s: bridging to agent %s failed (%s)", call.attempt_id,
+                    ev.agent_id, ev.reason)
+        seat = self.seats.get(ev.agent_id)
+        if seat is not None and call.agent_id == ev.agent_id:
+            self._unreserve(call, seat)
+            if seat.leg is Leg.UP:    # its bridge is gone: the voice channel is placed again
+                if seat.leg_channel:
+                    self._emit(m.Hangup(seat.leg_channel, "its bridge is gone"))
+                self._leg_lost(seat, f"bridge failed: {ev.reason}")
+        if not self._serve(call):
+            self._message(call, f"bridging failed: {ev.reason}")
+
+    def _message(self, call: CustomerCall, why: str) -> None:
+        """No agent in time for an answered customer: the safe-harbor message, then hang up."""
+        if call.agent_id is not None:
+            seat = self.seats.get(call.agent_id)
+            if seat is not None:
+                self._unreserve(call, seat)
+        call.move(CallPhase.MESSAGE)
+        call.deadline = None
+        call.message_asked = True
+        answered = call.answered_at or self.now
+        self._observe(call.campaign_id, pc.CallAbandoned(
+            call.attempt_id, (self.now - answered).total_seconds()))
+        log.info("attempt %s: abandoned (%s); playing the message", call.attempt_id, why)
+        info = self.campaigns.get(call.campaign_id)
+        self._emit(m.PlayMessage(call.attempt_id, call.channel_id, self.message_for(info)))
+
+    def _on_MessageStarted(self, ev: m.MessageStarted) -> None:
+        got = self._call(ev.attempt_id, ev)
+        if got is None:
+            return
+        call, phase = got
+        call.phase = phase
+        if call.message_started_at is None:
+            call.message_started_at = self.now
+            self.message_delays.append(
+                (self.now - (call.answered_at or self.now)).total_seconds())
+
+    def _message_played(self, call: CustomerCall, how: str) -> None:
+        """Store the message as played (at its start), once: it finished, or the customer hung
+        up while hearing it."""
+        if call.message_started_at is None or call.message_stored:
+            return
+        call.message_stored = True
+        after = (call.message_started_at - (call.answered_at or call.message_started_at))
+        self._store(m.AttemptEvent(call.attempt_id, AttemptPhase.SAFE_HARBOR,
+                                   call.message_started_at,
+                                   {"after_answer_ms": round(1000 * after.total_seconds()),
+                                    "played": how}))
+
+    def _on_MessageFailed(self, ev: m.MessageFailed) -> None:
+        got = self._call(ev.attempt_id, ev)
+        if got is None:
+            return
+        call, phase = got
+        if call.phase is CallPhase.ENDING:
+            return
+        log.error("attempt %s: the safe-harbor message failed: %s", call.attempt_id, ev.reason)
+        self._store(m.AttemptEvent(call.attempt_id, AttemptPhase.NOTE, self.now,
+                                   {"note": f"safe-harbor message failed: {ev.reason}"}))
+        self._hangup(call, "dialer", "the message failed")
+
+    def _on_MessageFinished(self, ev: m.MessageFinished) -> None:
+        got = self._call(ev.attempt_id, ev)
+        if got is None:
+            return
+        call, _ = got
+        self._message_played(call, "to the end")
+        if call.phase is not CallPhase.ENDING:
+            self._hangup(call, "dialer", "the message was played")
+
+    def _hangup(self, call: CustomerCall, by: str, why: str) -> None:
+        if call.phase in (CallPhase.ENDING, CallPhase.ENDED):
+            return
+        call.hung_up_by = call.hung_up_by or by
+        call.move(CallPhase.ENDING)
+        call.deadline = None
+        self._emit(m.Hangup(call.channel_id, why))
+
+    def _on_CustomerGone(self, ev: m.CustomerGone) -> None:
+        got = self._call(ev.attempt_id, ev)
+        if got is None:
+            return
+        call, _ = got
+        if ev.customer_hung_up and call.hung_up_by is None:
+            call.hung_up_by = "customer"
+        self._message_played(call, "cut short: the customer hung up")
+        if self._failover(call, ev):
+            return
+        self._finish(call, self._facts(call, ev.cause, ev.tech_cause, ev.dial_status))
+
+    def _facts(self, call: CustomerCall, cause: int | None, tech: int | None,
+               dial_status: str) -> CallFacts:
+        dial = None
+        if dial_status:
+            try:
+                dial = DialStatus(dial_status)
+            except ValueError:
+                dial = None
+        side = {"customer": HangupSide.CUSTOMER, "agent": HangupSide.AGENT,
+                "dialer": HangupSide.DIALER}.get(call.hung_up_by or "")
+        return CallFacts(sip_code=tech, hangup_cause=cause, dial_status=dial,
+                         answered=call.picked_up_at is not None,
+                         agent_bridged=call.connected_at is not None,
+                         safe_harbor_played=call.message_stored,
+                         amd=AmdStatus.parse(call.amd_status), hung_up_by=side,
+                         elapsed=self.now - call.dialed_at,
+                         ring_timeout=timedelta(seconds=call.ring_timeout))
+
+    def _finish(self, call: CustomerCall, facts: CallFacts, result: CallResult | None = None,
+                note: str | None = None) -> None:
+        """The call is over: classify and store it, free or wrap up its agent."""
+        result = result or classify(facts)
+        call.phase = CallPhase.ENDED
+        self.calls.pop(call.attempt_id, None)
+        run = self.runs.get(call.campaign_id)
+        if run is not None:
+            run.in_flight.discard(call.attempt_id)
+        connected = call.connected_at is not None
+        if call.picked_up_at is not None and call.answered_at is None and not connected:
+            self._store(m.AttemptEvent(call.attempt_id, AttemptPhase.ANSWERED,
+                                       call.picked_up_at))
+        if not facts.answered:
+            reason = (pc.FailReason.NO_ANSWER if result in (CallResult.NO_ANSWER,
+                                                            CallResult.HUNG_UP_RINGING)
+                      else pc.FailReason.BUSY)
+            self._observe(call.campaign_id, pc.CallFailed(
+                call.attempt_id, reason, (self.now - call.dialed_at).total_seconds()))
+        elif connected and call.agent_id is not None and call.connected_at is not None:
+            self._observe(call.campaign_id, pc.TalkEnded(
+                call.agent_id, (self.now - call.connected_at).total_seconds()))
+        self._store(m.FinishAttempt(call.attempt_id, result, self.now, facts,
+                                    connected and not call.orphaned, note))
+        seat = self.seats.get(call.agent_id) if call.agent_id is not None else None
+        self._assign(call, None)
+        if seat is not None:
+            if connected and not call.orphaned:
+                seat.wrap_attempt, seat.wrap_contact = call.attempt_id, call.contact_id
+                seat.wrap_campaign = call.campaign_id
+                seat.wrap_since = self.now
+                seat.wrap_until = self.now + self.limits.wrap_timeout
+                self._apply(seat, st.CallEnded(str(call.attempt_id)))
+                self._notify(seat.agent_id, "call_ended", attempt=call.attempt_id,
+                             result=result.value, disposition_required=True)
+            else:
+                self._notify(seat.agent_id, "call_ended", attempt=call.attempt_id,
+                             result=result.value, disposition_required=False)
+                if seat.machine.state in (st.AgentState.RESERVED,
+                                          st.AgentState.LOGOUT_PENDING):
+                    self._apply(seat, st.ReservationReleased(str(call.attempt_id)))
+        self._release_held()
+
+    def _reserve(self, seat: Seat, call: CustomerCall) -> None:
+        """`call` is now this agent's: reserved (a ready agent) or assigned (a held one)."""
+        self._assign(call, seat)
+        if seat.machine.state is st.AgentState.READY:
+            self._apply(seat, st.CallReserved(str(call.attempt_id), self._logout_delay(seat)))
+        else:
+            seat.held = False
+            self._apply(seat, st.CallAssigned(str(call.attempt_id)))
+
+    def _unreserve(self, call: CustomerCall, seat: Seat) -> None:
+        self._assign(call, None)
+        if (seat.machine.state in (st.AgentState.RESERVED, st.AgentState.LOGOUT_PENDING)
+                and seat.machine.call_id == str(call.attempt_id)):
+            self._apply(seat, st.ReservationReleased(str(call.attempt_id)))
+
+    def _give_waiting(self, seat: Seat) -> None:
+        """An agent just became ready: the longest-waiting answered customer of their campaigns
+        is theirs at once."""
+        waiting = [c for c in self.calls.values() if c.phase is CallPhase.WAITING
+                   and c.campaign_id in seat.campaigns]
+        if not waiting or seat.leg is not Leg.UP or not seat.machine.in_pool:
+            return
+        call = min(waiting, key=lambda c: c.answered_at or self.now)
+        self._bridge(call, seat)
+        self._reserve(seat, call)
+
+    def _free_agent(self, campaign_id: int) -> Seat | None:
+        for seat in self.seats.values():
+            if (campaign_id in seat.campaigns and seat.leg is Leg.UP and seat.machine.in_pool
+                    and seat.ticket is None and seat.offer is None
+                    and self.seat_call(seat.agent_id) is None):
+                return seat
+        return None
+
+    def _held_agent(self, campaign_id: int) -> Seat | None:
+        for seat in self.seats.values():
+            if (seat.held and campaign_id in seat.campaigns and seat.leg is Leg.UP
+                    and seat.machine.state is st.AgentState.LOGOUT_PENDING):
+                return seat
+        return None
+
+    # ------------------------------------------------------------------ resync
+    def _on_PbxLost(self, ev: m.PbxLost) -> None:
+        if self.pbx_up:
+            log.warning("Asterisk connection lost (%s): not dialing until it is back", ev.reason)
+        self.pbx_up = False
+
+    def _on_PbxConnected(self, ev: m.PbxConnected) -> None:
+        """Compare what Asterisk has with what the floor knows: calls whose channel vanished end
+        with a result, agents whose voice channel (or bridge) vanished are called again, and
+        channels and bridges of ours that nobody here knows are removed."""
+        self.pbx_up = True
+        known: set[str] = set()
+        for call in list(self.calls.values()):
+            known.add(call.channel_id)
+            if call.channel_id in ev.channels or not call.originated:
+                continue
+            log.warning("resync: attempt %s's channel is gone from Asterisk (phase %s)",
+                        call.attempt_id, call.phase.value)
+            facts = self._facts(call, None, None, "")
+            result = None if call.connected_at is not None else CallResult.INTERRUPTED
+            self._finish(call, facts, result,
+                         note="the PBX lost the call (Asterisk restarted or the link dropped)")
+        for seat in list(self.seats.values()):
+            if seat.leg_channel is not None:
+                known.add(seat.leg_channel)
+            leg_ok = seat.leg_channel in ev.channels and (
+                seat.leg is not Leg.UP or seat.bridge_id in ev.bridges)
+            if seat.leg is Leg.DOWN or not leg_ok:
+                if seat.leg is not Leg.DOWN:
+                    if seat.leg_channel in ev.channels:
+                        self._emit(m.Hangup(seat.leg_channel, "its bridge is gone"))
+                    self._leg_lost(seat, "gone from Asterisk")
+                self._call_agent(seat)
+        bridges = {s.bridge_id for s in self.seats.values()}
+        leftovers = [c for c in sorted(ev.channels)
+                     if c.startswith((AGENT_PREFIX, CUSTOMER_PREFIX)) and c not in known]
+        leftovers += [b for b in sorted(ev.bridges)
+                      if b.startswith(BRIDGE_PREFIX) and b not in bridges]
+        if leftovers:
+            log.warning("resync: removed %d leftover channels/bridges nobody here knows: %s",
+                        len(leftovers), leftovers)
+        for some_id in leftovers:
+            if some_id.startswith(BRIDGE_PREFIX):
+                self._emit(m.DropBridge(some_id))
+            else:
+                self._emit(m.Hangup(some_id, "resync: a leftover nobody here knows"))
