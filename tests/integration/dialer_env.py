@@ -27,6 +27,10 @@ from dialer.settings import REPO_ROOT, Settings
 # the test dialer's agent link; another port lets two test runs share a machine
 LINK_PORT = int(os.environ.get("OPENDIALER_TEST_LINK_PORT", "8766"))
 SUPERVISOR = ("supervisor", "test-supervisor-password")
+# the test phones' first SIP and RTP ports (baresip), so that two test runs on one machine
+# do not take each other's phone ports
+PHONE_SIP_PORT = int(os.environ.get("OPENDIALER_TEST_PHONE_SIP_PORT", "5300"))
+PHONE_RTP_PORT = int(os.environ.get("OPENDIALER_TEST_PHONE_RTP_PORT", "13000"))
 
 CAMPAIGN = """
 [campaign]
@@ -116,7 +120,8 @@ async def dialer_env(settings: Settings, tmp: Path, seats: Sequence[int], number
     install_safe_harbor(db, settings.runtime_dir, [cid])
     insert_contacts(db, cid, [NewContact(i + 2, (n,), {"name": f"Customer {i}"})
                               for i, n in enumerate(numbers)])
-    started = start_phones(settings, list(seats), tmp / "phones") if phones else []
+    started = (start_phones(settings, list(seats), tmp / "phones", first_sip_port=PHONE_SIP_PORT,
+                            first_rtp_port=PHONE_RTP_PORT) if phones else [])
     async with AriClient.from_settings(settings.pbx) as ari:
         engine = Engine(db, ari, live_trunks(settings))
         link = LinkServer(engine, "127.0.0.1", link_port, supervisor=SUPERVISOR)
