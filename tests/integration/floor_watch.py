@@ -136,9 +136,9 @@ class Watch(threading.Thread):
     def between(self, since: float = 0.0, until: float = float("inf")) -> list[Sample]:
         return [s for s in list(self.samples) if s.ok and since <= s.at <= until]
 
-    def customers_seen(self) -> set[str]:
-        """Every customer channel (through the carrier trunks) ever seen."""
-        return {cid for s in self.between() for cid, (name, _) in s.channels.items()
+    def customers_seen(self, until: float = float("inf")) -> set[str]:
+        """Every customer channel (through the carrier trunks) seen up to `until`."""
+        return {cid for s in self.between(until=until) for cid, (name, _) in s.channels.items()
                 if CUSTOMER_CHANNEL.match(name)}
 
     def bridged(self, since: float = 0.0, until: float = float("inf")) -> dict[str, float]:
