@@ -359,22 +359,24 @@ class Engine:
 
     def _claim_db(self, cmd: m.Claim) -> m.Claimed:
         now = utcnow()
+        attempt_id: int | None = None
         if cmd.purpose == "dial":
             got = gate.claim_for_dialing(self.db, cmd.campaign_id, now, cmd.agent_id)
             if got is None:
                 return m.Claimed(cmd.ticket, None)
             claim, attempt_id = got
         else:
-            claim = repo.claim_next_contact(self.db, cmd.campaign_id, now, cmd.agent_id)
-            attempt_id = None
-            if claim is None:
+            offered = repo.claim_next_contact(self.db, cmd.campaign_id, now, cmd.agent_id)
+            if offered is None:
                 return m.Claimed(cmd.ticket, None)
+            claim = offered
         record = repo.get_contact(self.db, claim.contact_id)
         return m.Claimed(cmd.ticket, claim, attempt_id, contact_view(record, claim.number))
 
     def _create_attempt_db(self, cmd: m.CreateAttempt) -> m.AttemptCreated:
         now = utcnow()
         claim = cmd.claim
+        assert isinstance(claim, repo.Claim)
         verdict = gate.check_claim(self.db, claim, now)
         if not verdict.allowed:
             # checked again just before dialing: DNC or calling hours may have changed

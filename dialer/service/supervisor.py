@@ -48,11 +48,11 @@ def snapshot(engine: Engine) -> dict[str, Any]:
         })
     calls = []
     for call in sorted(floor.calls.values(), key=lambda c: c.attempt_id):
-        seat = floor.seats.get(call.agent_id) if call.agent_id is not None else None
+        who = floor.seats.get(call.agent_id) if call.agent_id is not None else None
         calls.append({"attempt": call.attempt_id, "campaign": call.campaign_id,
                       "number": call.number, "state": _CALL_STATE[call.phase],
                       "phase": call.phase.value, "channel": call.channel_id,
-                      "agent": seat.login if seat else None,
+                      "agent": who.login if who else None,
                       "seconds": round((now - call.dialed_at).total_seconds(), 1)})
     campaigns = []
     for run in floor.runs.values():

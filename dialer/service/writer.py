@@ -67,8 +67,12 @@ class DbWriter:
 
     async def drain(self, timeout: float | None = None) -> None:
         """Wait until everything submitted so far has finished."""
-        done = self.loop.create_future()
-        self.after_writes(lambda: done.done() or done.set_result(None))
+        done: asyncio.Future[None] = self.loop.create_future()
+
+        def finish() -> None:
+            if not done.done():
+                done.set_result(None)
+        self.after_writes(finish)
         await asyncio.wait_for(done, timeout)
 
     def stop(self) -> None:

@@ -35,8 +35,9 @@ from typing import Any
 from dialer import pacing as pc
 from dialer.core import agent_state as st
 from dialer.core.campaign import CampaignStatus, DialMode
+from dialer.core.floor import dialing
 from dialer.core.floor import messages as m
-from dialer.core.floor.dialing import DialingMixin, Pending, Run
+from dialer.core.floor.dialing import Pending, Run
 from dialer.core.floor.phases import CallPhase, CustomerCall
 from dialer.core.floor.seats import (
     AGENT_PREFIX,
@@ -59,7 +60,7 @@ from dialer.core.results import (
 
 log = logging.getLogger(__name__)
 
-class Floor(DialingMixin):
+class Floor:
     def __init__(self, trunks: Any, run_id: str, limits: Limits | None = None,
                  message_for: Callable[[Any], str] = lambda _info: "sound:hello,sound:vm-goodbye",
                  make_pacer: Callable[[Any], pc.Pacer] | None = None) -> None:
@@ -85,6 +86,32 @@ class Floor(DialingMixin):
         self._next_tick: datetime | None = None
         self._next_refresh: datetime | None = None
         self._reading = False
+
+
+    # the dialing half (dialer/core/floor/dialing.py)
+    _on_CampaignsRead = dialing._on_CampaignsRead
+    _tell_campaign = dialing._tell_campaign
+    _pace = dialing._pace
+    _claim = dialing._claim
+    _pending_dials = dialing._pending_dials
+    snapshot = dialing.snapshot
+    _on_Claimed = dialing._on_Claimed
+    _claim_seat = dialing._claim_seat
+    _undo_claim = dialing._undo_claim
+    _offer = dialing._offer
+    _ask_preview_request = dialing._ask_preview_request
+    _ask_preview_dial = dialing._ask_preview_dial
+    _ask_preview_skip = dialing._ask_preview_skip
+    _on_AttemptCreated = dialing._on_AttemptCreated
+    _start_call = dialing._start_call
+    _originate = dialing._originate
+    _originate_failed = dialing._originate_failed
+    _failover = dialing._failover
+    _in_use = dialing._in_use
+    _next_trunk = dialing._next_trunk
+    _trunk_room = dialing._trunk_room
+    _ask_push_accept = dialing._ask_preview_dial
+    _ask_push_reject = dialing._ask_preview_skip
 
     # ------------------------------------------------------------------ the interface
     def handle(self, event: m.Event, now: datetime) -> list[m.Command]:
@@ -301,7 +328,8 @@ class Floor(DialingMixin):
             return
         if seat.leg_retry_at is not None and seat.leg_retry_at <= now:
             self._call_agent(seat)
-        if seat.offer_until is not None and seat.offer_until <= now and not seat.dialing_offer:
+        if (seat.offer is not None and seat.offer_until is not None
+                and seat.offer_until <= now and not seat.dialing_offer):
             self._notify(seat.agent_id, "offer_expired", offer=seat.offer.contact_id)
             self._drop_offer(seat, delay=None)
         if seat.wrap_until is not None and seat.wrap_until <= now and seat.wrap_attempt:
@@ -318,6 +346,8 @@ class Floor(DialingMixin):
     def _drop_offer(self, seat: Seat, delay: timedelta | None) -> None:
         claim, seat.offer, seat.offer_until = seat.offer, None, None
         seat.offer_contact = {}
+        if claim is None:
+            return
         self._store(m.ReleaseContact(claim.contact_id, self.now,
                                      delay.total_seconds() if delay else None))
         if seat.machine.state in (st.AgentState.RESERVED, st.AgentState.LOGOUT_PENDING):

@@ -17,10 +17,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from dialer.core import agent_state as st
 from dialer.core.results import AttemptPhase, CallFacts, CallResult
+
+
+class ClaimView(Protocol):
+    """What the floor reads of a claimed contact (`dialer.db.repository.Claim` has it)."""
+
+    @property
+    def contact_id(self) -> int: ...
+    @property
+    def campaign_id(self) -> int: ...
+    @property
+    def number(self) -> str: ...
+
 
 # -- events from Asterisk ----------------------------------------------------------------------
 
@@ -197,7 +209,7 @@ class Claimed:
     (preview, push), or nothing (`claim` None, with the reason in `why`)."""
 
     ticket: int
-    claim: Any | None                                 # dialer.db.repository.Claim
+    claim: ClaimView | None                           # dialer.db.repository.Claim
     attempt_id: int | None = None
     contact: Mapping[str, Any] | None = None          # the record as the agent sees it
     why: str = ""
@@ -313,7 +325,7 @@ class CreateAttempt:
     """Check a previewed contact again (DNC, hours) and store its attempt; `AttemptCreated`."""
 
     agent_id: int
-    claim: Any
+    claim: ClaimView
     re: str | None = None
 
 

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from dialer.core import agent_state as st
+from dialer.core.floor.messages import ClaimView
 
 AGENT_PREFIX = "agent-"
 CUSTOMER_PREFIX = "cust-"
@@ -49,7 +50,7 @@ class Seat:
     leg_failures: int = 0
     resume_ready: bool = False         # ready when the lost voice channel is back
     ticket: int | None = None          # a claim on its way for this agent
-    offer: Any | None = None           # a record offered (preview, push): repository.Claim
+    offer: ClaimView | None = None     # a record offered (preview, push)
     offer_contact: dict[str, Any] = field(default_factory=dict)
     offer_until: datetime | None = None
     dialing_offer: bool = False        # the offered record's attempt is being stored
