@@ -8,7 +8,7 @@ registry: algorithms register a factory under a name; callers never import class
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from dialer.pacing.events import (
@@ -48,6 +48,18 @@ class Pacer(ABC):
                 self.lives += 1
         elif isinstance(event, CallAbandoned):
             self.abandons += 1
+
+    def replay(self, events: Iterable[tuple[float, PacingEvent]]) -> int:
+        """Feed past facts ``(time, event)``, oldest first, before the first decision.
+
+        A fresh pacer so starts from a campaign's recent history (see
+        :mod:`dialer.pacing.history`) instead of its priors.  Returns how many were fed.
+        """
+        n = 0
+        for t, event in events:
+            self.observe(event, t)
+            n += 1
+        return n
 
     @abstractmethod
     def decide(self, snapshot: Snapshot, now: float) -> Decision:

@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Literal
 
 import numpy as np
@@ -230,6 +230,24 @@ class PredictivePacer(Pacer):
             self._account(1.0, now)
             if self.hour_cap is not None:
                 self._hour_abandons.append(now)
+
+    def replay(self, events: Iterable[tuple[float, PacingEvent]]) -> int:
+        """Past facts, oldest first: the estimates, the hour guard and the fast term start warm.
+
+        The fast term (recent abandons in excess of target) is booked as if theta had held
+        dialing back all along: live answers credit it as abandons debit it, so a history at
+        target leaves it near zero and a recent burst of abandons leaves it high.  The long
+        budget starts at zero: a few hours of history do not say whether theta was what held
+        dialing back, and the campaign's 30-day account is the compliance ledger's.
+        """
+        binding = self._theta_binding
+        self._theta_binding = True
+        try:
+            n = super().replay(events)
+        finally:
+            self._theta_binding = binding
+        self.budget = 0.0
+        return n
 
     def _settle(self, call_id: int, live: bool, now: float) -> None:
         """Feed outcomes to the rate estimate in *launch* order.
