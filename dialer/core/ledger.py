@@ -259,6 +259,20 @@ def window_rate(attempts: Iterable[AttemptFacts], now: datetime) -> Rate:
     return _rate([judge(a) for a in attempts if now - WINDOW < a.started_at <= now])
 
 
+def hold_reason(rate: Rate, cap: float) -> str | None:
+    """Why predictive pacing must hold back: the 30-day ``rate`` is at or over ``cap``; else None.
+
+    At the cap itself it holds already: one more abandon would take the campaign over it.
+    """
+    if rate.rate < cap:
+        return None
+    return (
+        f"30-day abandon rate {100 * rate.rate:.1f} % ({rate.abandoned} of {rate.live} live "
+        f"answers, late connects included) is at or over the cap {100 * cap:.1f} %: "
+        "dialing progressively until it is back under"
+    )
+
+
 def _day_row(day: date, entries: Sequence[LedgerEntry], window: Rate) -> DayRow:
     to_agent = [e.answer_to_agent_s for e in entries if e.answer_to_agent_s is not None]
     return DayRow(
