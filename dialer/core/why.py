@@ -147,6 +147,9 @@ class CampaignFacts:
     abandon: Rate | None = None  # the last 30 days
     abandon_cap: float = 0.03
     open_attempts: int = 0
+    # Why predictive pacing holds back now (``dialer.db.ledger.compliance_hold``), if it does:
+    # the campaign still dials, one call per free agent.
+    hold: str | None = None
 
 
 @dataclass(frozen=True)
@@ -192,16 +195,6 @@ def explain(
             else "the dialer places calls only for ready agents"
         )
         blockers.append(f"no agent is ready ({who})")
-    if (
-        campaign.abandon is not None
-        and campaign.mode is DialMode.PREDICTIVE
-        and campaign.abandon.live
-        and campaign.abandon.rate >= campaign.abandon_cap
-    ):
-        blockers.append(
-            f"the 30-day abandon rate {_pct(campaign.abandon.rate)} has reached the cap of "
-            f"{_pct(campaign.abandon_cap)}: predictive pacing holds back until it falls"
-        )
     dialing = not blockers
     if dialing:
         headline = (
@@ -211,7 +204,8 @@ def explain(
         )
     else:
         headline = f'Campaign "{name}" is not dialing now:'
-    lines = [f"Contacts: {tally.total:,}"]
+    lines = [f"Pacing held back: {campaign.hold}"] if campaign.hold else []
+    lines.append(f"Contacts: {tally.total:,}")
     for reason in Reason:
         count = tally.count(reason)
         if not count and reason is not Reason.ELIGIBLE:

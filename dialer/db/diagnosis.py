@@ -5,7 +5,9 @@ Do-Not-Call entries and open callbacks, and the agents' last states from the aud
 returns ``dialer.core.why.Diagnosis``. How many agents are ready comes from the audit log
 (agents assigned to the campaign whose last logged state is ``ready``; right while the dialer
 runs, since it logs every transition) unless the caller knows better (``ready_agents``, e.g.
-from the running service's status). Read-only; about a second for 100,000 contacts.
+from the running service's status). Whether predictive pacing is held back is
+``dialer.db.ledger.compliance_hold``'s answer, the one the service dials by. Read-only; about a
+second for 100,000 contacts.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from dialer.core.timeutil import require_aware
 from dialer.core.why import CampaignFacts, ContactFacts, Diagnosis, Tally, classify, explain
 from dialer.db.campaigns import load_rules
 from dialer.db.database import Database
-from dialer.db.ledger import rolling_abandon_rate
+from dialer.db.ledger import compliance_hold, rolling_abandon_rate
 from dialer.db.models import (
     AgentStateLog,
     CallAttempt,
@@ -92,7 +94,8 @@ def diagnose(
         )
         zone = campaign.time_zone
     abandon = rolling_abandon_rate(db, campaign_id, now)
-    return explain(replace(facts, abandon=abandon), tally, now, display_zone=zone)
+    hold = compliance_hold(db, campaign_id, now)
+    return explain(replace(facts, abandon=abandon, hold=hold), tally, now, display_zone=zone)
 
 
 def _tally(

@@ -68,13 +68,12 @@ def test_campaign_blockers_in_plain_words() -> None:
     tally = Tally()
     tally.add(Reason.ELIGIBLE, None, None)
     assert explain(facts(), tally, T0).dialing
-    capped = explain(facts(abandon=Rate(100, 3)), tally, T0)
-    assert not capped.dialing
-    assert capped.blockers == (
-        "the 30-day abandon rate 3.0% has reached the cap of 3.0%: predictive pacing holds "
-        "back until it falls",
-    )
-    assert explain(facts(mode=DialMode.PROGRESSIVE, abandon=Rate(100, 3)), tally, T0).dialing
+    # The rate alone says nothing about pacing: only the compliance hold's sentence does, and
+    # a held campaign still dials (one call per free agent).
+    assert "Pacing held back" not in explain(facts(abandon=Rate(100, 3)), tally, T0).text()
+    held = explain(facts(abandon=Rate(100, 3), hold="30-day abandon rate 3.0 % ..."), tally, T0)
+    assert held.dialing and not held.blockers
+    assert held.lines[0] == "Pacing held back: 30-day abandon rate 3.0 % ..."
     preview = explain(facts(mode=DialMode.PREVIEW, ready_agents=0), tally, T0)
     assert preview.blockers == ("no agent is ready (preview records go only to agents who are "
                                 "ready)",)  # fmt: skip
