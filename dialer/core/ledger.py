@@ -267,8 +267,8 @@ def hold_reason(rate: Rate, cap: float) -> str | None:
     if rate.rate < cap:
         return None
     return (
-        f"30-day abandon rate {100 * rate.rate:.1f} % ({rate.abandoned} of {rate.live} live "
-        f"answers, late connects included) is at or over the cap {100 * cap:.1f} %: "
+        f"30-day abandon rate {100 * rate.rate:.1f}% ({rate.abandoned} of {rate.live} live "
+        f"answers, late connects included) is at or over the cap {100 * cap:.1f}%: "
         "dialing progressively until it is back under"
     )
 

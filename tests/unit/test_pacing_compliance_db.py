@@ -154,8 +154,8 @@ def test_the_hold_follows_the_ledgers_30_day_rate_late_connects_included(db: Dat
     assert rolling_abandon_rate(db, cid, later) == build_ledger(
         [*history, live(41, T0 - 3600 * S, to_agent=3.0)], later).current
     hold = compliance_hold(db, cid, later)
-    assert hold == ("30-day abandon rate 4.9 % (2 of 41 live answers, late connects included) "
-                    "is at or over the cap 3.0 %: dialing progressively until it is back under")
+    assert hold == ("30-day abandon rate 4.9% (2 of 41 live answers, late connects included) "
+                    "is at or over the cap 3.0%: dialing progressively until it is back under")
     diagnosis = diagnose(db, cid, later, ready_agents=2, ready_source="as given")
     assert f"Pacing held back: {hold}" in diagnosis.text()
     assert diagnosis.dialing  # it still dials: one call per free agent
@@ -176,7 +176,7 @@ def test_at_the_cap_it_holds_and_only_predictive_campaigns_hold(db: Database) ->
     store_attempts(db, other, [live(n + 1000, T0 - 86400 * S, to_agent=None,
                                     result=CallResult.ABANDONED) for n in range(5)])
     hold = compliance_hold(db, cid, T0)
-    assert hold is not None and hold.startswith("30-day abandon rate 3.0 % (3 of 100 live")
+    assert hold is not None and hold.startswith("30-day abandon rate 3.0% (3 of 100 live")
     assert rolling_abandon_rate(db, other, T0).rate == 1.0
     assert compliance_hold(db, other, T0) is None
     assert "Pacing held back" not in diagnose(db, other, T0).text()

@@ -71,9 +71,9 @@ def test_campaign_blockers_in_plain_words() -> None:
     # The rate alone says nothing about pacing: only the compliance hold's sentence does, and
     # a held campaign still dials (one call per free agent).
     assert "Pacing held back" not in explain(facts(abandon=Rate(100, 3)), tally, T0).text()
-    held = explain(facts(abandon=Rate(100, 3), hold="30-day abandon rate 3.0 % ..."), tally, T0)
+    held = explain(facts(abandon=Rate(100, 3), hold="30-day abandon rate 3.0% ..."), tally, T0)
     assert held.dialing and not held.blockers
-    assert held.lines[0] == "Pacing held back: 30-day abandon rate 3.0 % ..."
+    assert held.lines[0] == "Pacing held back: 30-day abandon rate 3.0% ..."
     preview = explain(facts(mode=DialMode.PREVIEW, ready_agents=0), tally, T0)
     assert preview.blockers == ("no agent is ready (preview records go only to agents who are "
                                 "ready)",)  # fmt: skip
