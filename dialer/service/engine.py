@@ -34,6 +34,7 @@ from typing import Any
 
 from dialer.ari import AriClient, AriError
 from dialer.core import agent_state as st
+from dialer.core.campaign import CampaignStatus, DialMode
 from dialer.core.floor import CallPhaseError, Floor, FloorRefused, Limits
 from dialer.core.floor import messages as m
 from dialer.core.floor.seats import AGENT_PREFIX, CUSTOMER_PREFIX
@@ -42,6 +43,8 @@ from dialer.db import repository as repo
 from dialer.db.agents import log_agent_transition
 from dialer.db.campaigns import list_campaigns
 from dialer.db.database import Database
+from dialer.db.ledger import compliance_hold
+from dialer.db.pacing_history import warm_pacer
 from dialer.safe_harbor import default_message, safe_harbor_media
 from dialer.service.writer import DbWriter
 
@@ -70,13 +73,15 @@ class Engine:
                  limits: Limits | None = None,
                  message_for: Callable[[Any], str] | None = None,
                  holds: Callable[[Database, Any, datetime], str | None] | None = None) -> None:
+        """`holds(db, campaign, now)`: why a predictive campaign must dial progressively now
+        (default: its 30-day abandon rate at or over its cap, `dialer.db.ledger`)."""
         self.db = db
         self.ari = ari
         self.trunks = trunks
         default_message()       # read once here, not on a customer's answer
         self.floor = Floor(trunks, uuid.uuid4().hex[:6], limits,
                            message_for=message_for or safe_harbor_media)
-        self.holds = holds
+        self.holds = holds or (lambda db, info, now: compliance_hold(db, info.id, now))
         self.outboxes: dict[int, Outbox] = {}
         self.writer: DbWriter | None = None
         self.recovery: repo.RecoveryReport | None = None
@@ -221,7 +226,7 @@ class Engine:
                                              f"database error: {exc}", cmd.re)))
         elif isinstance(cmd, m.ReadCampaigns):
             self.trunks.reload_if_changed()
-            self.writer.submit(self._read_campaigns_db,
+            self.writer.submit(self._read_campaigns_db, cmd.running,
                                then=self._answer(lambda exc: m.CampaignsRead(())))
         else:
             self._spawn(self._ari_command(cmd))
@@ -385,16 +390,23 @@ class Engine:
         attempt_id = repo.create_attempt(self.db, claim, now, agent_id=cmd.agent_id)
         return m.AttemptCreated(cmd.agent_id, claim.contact_id, attempt_id, "", cmd.re)
 
-    def _read_campaigns_db(self) -> m.CampaignsRead:
+    def _read_campaigns_db(self, running: frozenset[int]) -> m.CampaignsRead:
+        """The campaigns as stored; for predictive ones, the 30-day hold, and a pacer warmed
+        from the campaign's recent history for those the floor does not run yet."""
         infos = tuple(list_campaigns(self.db))
+        now = utcnow()
         holds: dict[int, str] = {}
-        if self.holds is not None:
-            now = utcnow()
-            for info in infos:
-                reason = self.holds(self.db, info, now)
-                if reason:
-                    holds[info.id] = reason
-        return m.CampaignsRead(infos, holds)
+        pacers: dict[int, Any] = {}
+        for info in infos:
+            if info.mode is not DialMode.PREDICTIVE or info.status is not CampaignStatus.STARTED:
+                continue
+            reason = self.holds(self.db, info, now)
+            if reason:
+                holds[info.id] = reason
+            if info.id not in running:
+                pacers[info.id] = warm_pacer(self.db, info, now, now.timestamp(),
+                                             pacer=self.floor.make_pacer(info))
+        return m.CampaignsRead(infos, holds, pacers)
 
     # ------------------------------------------------------------------ ARI events
     async def _events_loop(self, backoff_max: float = 5.0) -> None:

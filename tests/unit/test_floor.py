@@ -416,3 +416,33 @@ def test_next_timer_is_the_earliest_thing_due() -> None:
     h.answer(other.attempt_id)
     due = h.floor.next_timer()
     assert due is not None and due <= h.now + timedelta(seconds=1.5)
+
+
+# -- compliance in the pacing loop -----------------------------------------------------------
+
+
+def test_a_predictive_campaign_over_its_30_day_cap_dials_progressively() -> None:
+    info = campaign(mode=DialMode.PREDICTIVE)
+    h = FloorHarness(info)
+    h.feed(m.CampaignsRead((info,), holds={1: "30-day abandon rate 3.3% is at or over the cap"}))
+    h.login(1)
+    h.login(2)
+    h.advance(1.0)
+    dials = h.originates()
+    assert sorted(d.agent_id for d in dials) == [1, 2]       # one reserved call per agent
+    assert "30-day abandon rate" in h.floor.runs[1].last_decision
+    h.feed(m.CampaignsRead((info,), holds={}))                # back under the cap
+    h.feed(m.Originated(dials[0].attempt_id))
+    h.gone(dials[0].attempt_id, cause=17, tech=486, dial="BUSY", customer=False)
+    h.advance(1.0)                                            # its agent is ready again
+    assert any(d.agent_id is None for d in h.originates())    # predictive again
+
+
+def test_a_new_predictive_run_takes_the_warm_pacer_it_is_given() -> None:
+    from dialer import pacing as pc
+
+    info = campaign(cid=2, mode=DialMode.PREDICTIVE)
+    h = FloorHarness(campaign())
+    warm = pc.create_pacer("ratio", ratio=1.0)
+    h.feed(m.CampaignsRead((campaign(), info), pacers={2: warm}))
+    assert h.floor.runs[2].pacer is warm

@@ -137,7 +137,7 @@ class Floor:
             self._next_refresh = now + self.limits.refresh
             if not self._reading:
                 self._reading = True
-                self._emit(m.ReadCampaigns())
+                self._emit(m.ReadCampaigns(frozenset(self.runs)))
             for run in self.runs.values():
                 self._emit(m.Store(m.HandOverCallbacks(run.info.id, now, tuple(self.seats))))
         if self._next_tick is None or self._next_tick <= now:

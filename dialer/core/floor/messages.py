@@ -331,7 +331,10 @@ class CreateAttempt:
 
 @dataclass(frozen=True)
 class ReadCampaigns:
-    """Read the campaigns again (and the 30-day holds); `CampaignsRead` follows."""
+    """Read the campaigns again (and the 30-day holds; a warm pacer for each predictive campaign
+    not in `running`); `CampaignsRead` follows."""
+
+    running: frozenset[int] = frozenset()
 
 
 # -- writes (what `Store` carries) ----------------------------------------------------------------
