@@ -192,10 +192,17 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         print(f"dialer: serving agents at {sv.link_url}, the supervisor's live view at "
               f"{sv.web_url}; database {sv.database}", flush=True)
         try:
-            await stop.wait()
+            # until asked to stop, or the engine stopped itself (a supervised task died)
+            done = asyncio.ensure_future(stop.wait())
+            dead = asyncio.ensure_future(engine.stopped.wait())
+            await asyncio.wait({done, dead}, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in (done, dead):
+                waiter.cancel()
         finally:
             await link.stop()
             await engine.stop()
+        if engine.fatal:
+            raise AdminError(f"the service stopped: {engine.fatal}")
 
 
 def cmd_status(settings: Settings, args: argparse.Namespace) -> int:

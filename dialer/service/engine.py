@@ -87,6 +87,7 @@ class Engine:
         self.recovery: repo.RecoveryReport | None = None
         self.fatal: str | None = None             # why the service must stop (and be restarted)
         self.stopped = asyncio.Event()
+        self.stopping = False
         self.connected = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._timer: asyncio.TimerHandle | None = None
@@ -101,6 +102,7 @@ class Engine:
         if self.recovery.changed:
             log.warning("recovered after a stop: %s", self.recovery)
         self._spawn(self._events_loop(), "ARI events")
+        self._spawn(self._watch(), "watchdog")
         try:
             await asyncio.wait_for(self.connected.wait(), timeout)
         except TimeoutError:
@@ -109,6 +111,7 @@ class Engine:
         self._arm_timer()
 
     async def stop(self) -> None:
+        self.stopping = True        # no more events in, no more commands out
         if self._timer is not None:
             self._timer.cancel()
         for seat in list(self.floor.seats.values()):
@@ -127,6 +130,14 @@ class Engine:
                 await self.writer.drain(timeout=10)
             self.writer.stop()
         self.stopped.set()
+
+    async def _watch(self, every: float = 1.0) -> None:
+        """The database writer is a thread, not a task: if it dies, the service must stop."""
+        assert self.writer is not None
+        while True:
+            await asyncio.sleep(every)
+            if not self.writer.alive:
+                raise RuntimeError("the database writer thread is gone")
 
     def _spawn(self, coro: Coroutine[Any, Any, Any], supervised: str | None = None) -> None:
         task = asyncio.ensure_future(coro)
@@ -150,6 +161,8 @@ class Engine:
     def feed(self, event: m.Event) -> None:
         """Hand one event to the floor and carry out its commands. An error is logged with
         the event; nothing else is disturbed."""
+        if self.stopping:
+            return
         try:
             commands = self.floor.handle(event, utcnow())
         except (CallPhaseError, st.AgentStateError, FloorRefused) as exc:
@@ -190,7 +203,7 @@ class Engine:
         self._execute(commands)
 
     def _arm_timer(self) -> None:
-        if self.stopped.is_set():
+        if self.stopping or self.stopped.is_set():
             return
         loop = asyncio.get_running_loop()
         due = self.floor.next_timer()

@@ -44,6 +44,10 @@ class DbWriter:
         self._thread.start()
 
     @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    @property
     def backlog(self) -> int:
         return self._submitted - self._done
 
