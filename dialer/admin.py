@@ -31,10 +31,11 @@ from dialer.db.database import Database, open_database
 from dialer.db.exports import write_csv
 from dialer.lists import ListError, ListRejected, read_list
 from dialer.safe_harbor import install_safe_harbor
+from dialer.service.lease import Lease, LeaseError, acquire_lease
 from dialer.settings import Settings
 
 USER_ERRORS = (CampaignConfigError, CampaignExistsError, AgentExistsError, ListError,
-               ListRejected, repo.RepositoryError, FileNotFoundError)
+               ListRejected, repo.RepositoryError, FileNotFoundError, LeaseError)
 
 
 class AdminError(Exception):
@@ -168,8 +169,19 @@ def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
-    """Run the dialer service until `stop` is set (or SIGINT/SIGTERM)."""
+async def serve(settings: Settings, stop: asyncio.Event | None = None,
+                lease: Lease | None = None) -> None:
+    """Run the dialer service until `stop` is set (or SIGINT/SIGTERM). Holding the database's
+    lease (`lease`, or taken here first: LeaseHeld if another service holds it) before the
+    database is migrated or recovered and before Asterisk is reached."""
+    lease = lease or acquire_lease(settings.service.database)
+    try:
+        await _serve(settings, stop)
+    finally:
+        lease.release()
+
+
+async def _serve(settings: Settings, stop: asyncio.Event | None) -> None:
     from dialer.service.engine import Engine
     from dialer.service.link import LinkServer
     from dialer.service.trunk_use import live_trunks
@@ -276,7 +288,10 @@ def add_parsers(sub: Any) -> None:
     exp = sub.add_parser("export", help="a campaign's attempts and dispositions as CSV")
     exp.add_argument("campaign")
     exp.add_argument("-o", "--output", type=Path)
-    sub.add_parser("serve", help="run the dialer service (agent link + campaigns)")
+    serve_p = sub.add_parser("serve", help="run the dialer service (agent link + campaigns); "
+                             "refused while another service holds the database")
+    serve_p.add_argument("--standby", action="store_true",
+                         help="wait until the service holding the database exits, then start")
     status = sub.add_parser("status", help="the running dialer's live view: agents, calls, "
                             "campaigns, pacing")
     status.add_argument("--watch", action="store_true", help="refresh every second")
@@ -290,7 +305,10 @@ def run(settings: Settings, args: argparse.Namespace) -> int | None:
     if args.command == "serve":
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
         logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-        asyncio.run(serve(settings))
+        # the very first thing: nothing is migrated, recovered or hung up while another holds it
+        with acquire_lease(settings.service.database, wait=args.standby) as lease:
+            logging.getLogger(__name__).info("dialer service lease held: %s", lease.where)
+            asyncio.run(serve(settings, lease=lease))
         return 0
     handler = handlers.get(args.command)
     return None if handler is None else handler(settings, args)
