@@ -20,6 +20,7 @@ from dialer.lists import NewContact
 from dialer.phones import Phone, start_phones
 from dialer.safe_harbor import install_safe_harbor
 from dialer.service.engine import Engine
+from dialer.service.lease import acquire_lease
 from dialer.service.link import LinkServer
 from dialer.service.trunk_use import live_trunks
 from dialer.settings import REPO_ROOT, Settings
@@ -122,15 +123,22 @@ async def dialer_env(settings: Settings, tmp: Path, seats: Sequence[int], number
                               for i, n in enumerate(numbers)])
     started = (start_phones(settings, list(seats), tmp / "phones", first_sip_port=PHONE_SIP_PORT,
                             first_rtp_port=PHONE_RTP_PORT) if phones else [])
-    async with AriClient.from_settings(settings.pbx) as ari:
-        engine = Engine(db, ari, live_trunks(settings))
-        link = LinkServer(engine, "127.0.0.1", link_port, supervisor=SUPERVISOR)
-        try:
-            await engine.start()
-            await link.start()
-            yield DialerEnv(db, engine, link, cid, started, f"ws://127.0.0.1:{link_port}/agent")
-        finally:
-            await link.stop()
-            await engine.stop()
-            for phone in started:
-                phone.stop()
+    # the test dialer holds the database's lease as `dialer serve` does: a second service on it
+    # is refused
+    lease = acquire_lease(str(tmp / "dialer.sqlite3"))
+    try:
+        async with AriClient.from_settings(settings.pbx) as ari:
+            engine = Engine(db, ari, live_trunks(settings))
+            link = LinkServer(engine, "127.0.0.1", link_port, supervisor=SUPERVISOR)
+            try:
+                await engine.start()
+                await link.start()
+                yield DialerEnv(db, engine, link, cid, started,
+                                f"ws://127.0.0.1:{link_port}/agent")
+            finally:
+                await link.stop()
+                await engine.stop()
+                for phone in started:
+                    phone.stop()
+    finally:
+        lease.release()

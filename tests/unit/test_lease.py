@@ -198,3 +198,18 @@ def test_the_postgresql_holder_is_read_back_from_its_application_name() -> None:
     assert pg_holder(None, start, "x") is None
     long = pg_app_name(Holder(1, "h" * 100, "", ""))
     assert len(long) == 63 and pg_holder(long, start, "x") is not None
+
+
+def test_dialer_serve_is_refused_before_it_touches_the_database(tmp_path: Path) -> None:
+    db = tmp_path / "dialer.sqlite3"               # not created yet: the refused start must not
+    with acquire_lease(str(db)) as lease:
+        env = dict(os.environ, OPENDIALER_DATABASE=str(db), OPENDIALER_LINK_PORT="1")
+        out = subprocess.run([sys.executable, "-m", "dialer.cli", "serve"], cwd=REPO_ROOT,
+                             env=env, capture_output=True, text=True, timeout=60)
+        assert out.returncode == 2, out
+        first = out.stderr.strip().splitlines()[-1]
+        assert first.startswith("dialer: another dialer service holds the database "
+                                f"{db}: pid {os.getpid()}"), out.stderr
+        assert lease.holder.since in first
+        assert not db.exists(), "the refused service created or migrated the database"
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["dialer.sqlite3.lock"]
