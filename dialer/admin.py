@@ -31,7 +31,7 @@ from dialer.db.database import Database, open_database
 from dialer.db.exports import write_csv
 from dialer.lists import ListError, ListRejected, read_list
 from dialer.safe_harbor import install_safe_harbor
-from dialer.service.lease import Lease, LeaseError, acquire_lease
+from dialer.service.lease import Lease, LeaseError, LeaseLost, acquire_lease
 from dialer.settings import Settings
 
 USER_ERRORS = (CampaignConfigError, CampaignExistsError, AgentExistsError, ListError,
@@ -176,12 +176,12 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None,
     database is migrated or recovered and before Asterisk is reached."""
     lease = lease or acquire_lease(settings.service.database)
     try:
-        await _serve(settings, stop)
+        await _serve(settings, stop, lease)
     finally:
         lease.release()
 
 
-async def _serve(settings: Settings, stop: asyncio.Event | None) -> None:
+async def _serve(settings: Settings, stop: asyncio.Event | None, lease: Lease) -> None:
     from dialer.service.engine import Engine
     from dialer.service.link import LinkServer
     from dialer.service.trunk_use import live_trunks
@@ -207,7 +207,15 @@ async def _serve(settings: Settings, stop: asyncio.Event | None) -> None:
             # until asked to stop, or the engine stopped itself (a supervised task died)
             done = asyncio.ensure_future(stop.wait())
             dead = asyncio.ensure_future(engine.stopped.wait())
-            await asyncio.wait({done, dead}, return_when=asyncio.FIRST_COMPLETED)
+            while not (done.done() or dead.done()):
+                await asyncio.wait({done, dead}, timeout=2.0,
+                                   return_when=asyncio.FIRST_COMPLETED)
+                try:
+                    lease.check()
+                except LeaseLost as exc:    # another service may take the database now
+                    engine.fatal = f"the database lease was lost: {exc}"
+                    logging.getLogger(__name__).critical(engine.fatal)
+                    break
             for waiter in (done, dead):
                 waiter.cancel()
         finally:

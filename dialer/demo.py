@@ -31,6 +31,7 @@ from dialer.phones import start_softphones
 from dialer.safe_harbor import install_safe_harbor
 from dialer.service.client import scripted_agent
 from dialer.service.engine import Engine
+from dialer.service.lease import acquire_lease
 from dialer.service.link import LinkServer
 from dialer.service.trunk_use import live_trunks
 from dialer.settings import REPO_ROOT, Settings
@@ -53,6 +54,15 @@ async def run_demo(settings: Settings, campaign_file: Path, list_file: Path,
     be.up()
     say(f"PBX and carrier up ({be.name})")
     db_path = settings.runtime_dir / "demo.sqlite3"
+    settings.runtime_dir.mkdir(parents=True, exist_ok=True)
+    # a second demo is refused here, before it wipes the running one's database
+    with acquire_lease(str(db_path)):
+        return await _run_demo(settings, db_path, campaign_file, list_file, timeout,
+                               started)
+
+
+async def _run_demo(settings: Settings, db_path: Path, campaign_file: Path,
+                    list_file: Path, timeout: float, started: float) -> int:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db_path}{suffix}").unlink(missing_ok=True)
     db = open_database(db_path)
