@@ -82,3 +82,56 @@ async def test_predictive_keeps_abandons_under_the_cap(pbx: Backend, settings: S
         heard = sorted(calls.glob(f"{number}-*-heard.wav"), key=lambda p: p.stat().st_mtime)
         rate, samples = read_wav(heard[-1])
         assert rms_dbfs(samples) > -40, number
+
+
+async def test_an_answered_customer_with_no_agent_hears_the_message_within_two_seconds(
+        pbx: Backend, settings: Settings, tmp_path: Path) -> None:
+    """Answer -> safe-harbor message start, measured: agents who go not ready while the
+    calls launched for them ring leave their customers agentless; each must hear the
+    campaign's message within 2 s of answering (the rule), and the attempt says so."""
+    from dialer.carrier_plan import Behaviour, number_for
+    from dialer.service.client import AgentClient
+
+    seats = [1011, 1012]
+    # customers who ring 3 s, answer, and stay on the line until the dialer hangs up
+    numbers = [number_for(Behaviour.ANSWER, ring_s=3, talk_s=0, tag=i, area_code=str(212 + i))
+               for i in range(8)]
+    async with dialer_env(settings, tmp_path, seats, numbers, mode="predictive") as env:
+        agents = []
+        for seat in seats:
+            c = AgentClient(env.url)
+            await c.__aenter__()
+            assert (await c.login(f"agent{seat}", password(seat)))["type"] == "login_ok"
+            await c.expect("channel", timeout=15, where=lambda m: m["state"] == "connected")
+            agents.append(c)
+        set_campaign_status(env.db, env.campaign_id, CampaignStatus.STARTED)
+        await env.refreshed()
+        try:
+            for _ in range(3):          # three rounds: ready, calls launched, not ready
+                for c in agents:
+                    assert (await c.request("ready"))["type"] == "ok"
+                for _ in range(100):
+                    ringing = [call for call in env.engine.floor.calls.values()
+                               if call.agent_id is None and call.phase.value in (
+                                   "dialing", "ringing")]
+                    if ringing:
+                        break
+                    await asyncio.sleep(0.05)
+                for c in agents:
+                    assert (await c.request("not_ready", reason="test"))["type"] == "ok"
+                await asyncio.sleep(5)
+            s = await env.settled(tries=300)
+        finally:
+            for c in agents:
+                await c.close()
+    delays = sorted(env.engine.floor.message_delays)
+    assert len(delays) >= 3, delays
+    p99 = delays[min(len(delays) - 1, int(0.99 * len(delays)))]
+    print(f"safe_harbor_start_ms p50={1000 * delays[len(delays) // 2]:.0f} "
+          f"p99={1000 * p99:.0f} calls={len(delays)}")
+    assert p99 < 2.0
+    assert s.abandoned == len(delays) and s.open_attempts == 0
+    with env.db.session() as session:
+        starts = [e.detail["after_answer_ms"] for e in session.scalars(
+            select(AttemptEvent).where(AttemptEvent.phase == "safe_harbor"))]
+    assert len(starts) == len(delays) and max(starts) < 2000
