@@ -1,7 +1,7 @@
 """Campaign definitions in TOML: load, validate, and turn into ``CampaignConfig``.
 
 Every error names the file and the dotted field, and shows the bad value, e.g.
-``campaign.toml: dialing.ratio must be a number >= 1, got "abc"``. Unknown keys are errors too,
+``campaign.toml: dialing.max_attempts must be an integer >= 1, got "abc"``. Unknown keys are errors too,
 so a typo never silently falls back to a default. Durations are seconds (a number) or a string
 with one unit: ``"90s"``, ``"5m"``, ``"2h"``, ``"1d"``. See ``config/campaigns/demo.toml``.
 
@@ -75,6 +75,17 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 # Let a number ring at least 15 s (about four rings) before giving up, as US rules require.
 MIN_RING_TIMEOUT = timedelta(seconds=15)
+
+
+def _ratio(v: Any, dial: Mapping[str, Any]) -> float:
+    """`dialing.ratio` is kept for old files, at 1 only: progressive dials one call per ready
+    agent, reserved for them; more calls per agent is what predictive mode does, under the
+    abandon cap (a fixed ratio was parsed and ignored before)."""
+    if "ratio" in dial and dial["ratio"] != 1:
+        v.fail("dialing.ratio", "is not supported (progressive dials one call per ready agent); "
+               'for more calls per agent use mode = "predictive", which keeps abandons under '
+               "the cap; remove the line", dial["ratio"])
+    return 1.0
 
 
 class CampaignConfigError(ValueError):
@@ -170,7 +181,7 @@ def parse_campaign(
         mode=DialMode(mode_text),
         caller_id=v.e164(camp, "campaign.caller_id") if "caller_id" in camp else "",
         trunk=",".join(v.trunks(camp, "campaign.trunk")),
-        ratio=v.number(dial, "dialing.ratio", 1.0, minimum=1.0),
+        ratio=_ratio(v, dial),
         ring_timeout=v.duration(
             dial, "dialing.ring_timeout", timedelta(seconds=25), minimum=MIN_RING_TIMEOUT
         ),

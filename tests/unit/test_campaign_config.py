@@ -108,7 +108,8 @@ def with_line(old: str, new: str) -> str:
             with_line("ring_timeout = 20", 'ring_timeout = "soon"'),
             "dialing.ring_timeout must be seconds",
         ),
-        (with_line("ring_timeout = 20", "ratio = 0.5"), "dialing.ratio must be a number >= 1"),
+        (with_line("ring_timeout = 20", "ratio = 0.5"), "dialing.ratio is not supported"),
+        (with_line("ring_timeout = 20", "ratio = 2"), 'use mode = "predictive"'),
         (
             with_line("ring_timeout = 20", "abandon_cap = 3"),
             "dialing.abandon_cap must be a fraction",
