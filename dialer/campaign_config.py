@@ -1,9 +1,10 @@
 """Campaign definitions in TOML: load, validate, and turn into ``CampaignConfig``.
 
 Every error names the file and the dotted field, and shows the bad value, e.g.
-``campaign.toml: dialing.max_attempts must be an integer >= 1, got "abc"``. Unknown keys are errors too,
-so a typo never silently falls back to a default. Durations are seconds (a number) or a string
-with one unit: ``"90s"``, ``"5m"``, ``"2h"``, ``"1d"``. See ``config/campaigns/demo.toml``.
+``campaign.toml: dialing.max_attempts must be an integer >= 1, got "abc"``. Unknown keys are
+errors too, so a typo never silently falls back to a default. Durations are seconds (a number)
+or a string with one unit: ``"90s"``, ``"5m"``, ``"2h"``, ``"1d"``. See
+``config/campaigns/demo.toml``.
 
 Compliance settings::
 

@@ -456,7 +456,9 @@ class Engine:
                     if exc.status != 404:
                         raise
                 await asyncio.sleep(0.05)
-            channels = frozenset(c["id"] for c in await self.ari.get("channels"))
+            listed = await self.ari.get("channels")
+            channels = frozenset(c["id"] for c in listed)
+            up = frozenset(c["id"] for c in listed if c.get("state") == "Up")
             bridges = frozenset(b["id"] for b in await self.ari.get("bridges"))
         except AriError as exc:
             log.warning("resync: cannot list Asterisk's channels (%s); it runs again at the "
@@ -465,7 +467,7 @@ class Engine:
         ours = [c for c in channels if c.startswith((AGENT_PREFIX, CUSTOMER_PREFIX))]
         log.info("resync with Asterisk: %d channels of ours, %d bridges", len(ours),
                  len(bridges))
-        self.feed(m.PbxConnected(channels, bridges))
+        self.feed(m.PbxConnected(channels, bridges, up))
         self.connected.set()
 
     def _ari_event(self, ev: dict[str, Any]) -> None:

@@ -446,3 +446,23 @@ def test_a_new_predictive_run_takes_the_warm_pacer_it_is_given() -> None:
     warm = pc.create_pacer("ratio", ratio=1.0)
     h.feed(m.CampaignsRead((campaign(), info), pacers={2: warm}))
     assert h.floor.runs[2].pacer is warm
+
+
+def test_resync_catches_up_on_answers_missed_while_the_events_were_away() -> None:
+    h = FloorHarness(contacts=1)
+    h.feed(m.AgentLogin(2, "agent2", "B", "PJSIP/agent2", (1,)))     # its phone is ringing
+    h.login(1)
+    h.advance(0.3)
+    dial = h.originates()[0]
+    h.feed(m.Originated(dial.attempt_id))
+    h.feed(m.PbxLost("WebSocket closed"))
+    leg2 = h.sent(m.CallAgent, agent_id=2)[-1].channel_id
+    leg1 = h.floor.seats[1].leg_channel
+    assert leg1 is not None
+    h.clear()
+    h.feed(m.PbxConnected(frozenset({dial.channel_id, leg1, leg2}),
+                          frozenset({"bridge-agent-1"}),
+                          up=frozenset({dial.channel_id, leg1, leg2})))
+    assert h.sent(m.Bridge, attempt_id=dial.attempt_id)        # the answer is not forgotten
+    assert h.sent(m.JoinBridge, agent_id=2)                    # nor the phone that answered
+    assert not h.sent(m.CallAgent)

@@ -824,6 +824,12 @@ class Floor:
         known: set[str] = set()
         for call in list(self.calls.values()):
             known.add(call.channel_id)
+            if (call.channel_id in ev.up and call.phase in (CallPhase.DIALING, CallPhase.RINGING)
+                    and call.originated):
+                log.warning("resync: attempt %s was answered while the events were away",
+                            call.attempt_id)
+                self._on_CustomerAnswered(m.CustomerAnswered(call.attempt_id))
+                continue
             if call.channel_id in ev.channels or not call.originated:
                 continue
             log.warning("resync: attempt %s's channel is gone from Asterisk (phase %s)",
@@ -835,6 +841,10 @@ class Floor:
         for seat in list(self.seats.values()):
             if seat.leg_channel is not None:
                 known.add(seat.leg_channel)
+            if seat.leg is Leg.CALLING and seat.leg_channel in ev.up:
+                assert seat.leg_channel is not None
+                self._on_LegAnswered(m.LegAnswered(seat.agent_id, seat.leg_channel))
+                continue
             leg_ok = seat.leg_channel in ev.channels and (
                 seat.leg is not Leg.UP or seat.bridge_id in ev.bridges)
             if seat.leg is Leg.DOWN or not leg_ok:

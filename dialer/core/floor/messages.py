@@ -43,6 +43,7 @@ class PbxConnected:
 
     channels: frozenset[str]
     bridges: frozenset[str]
+    up: frozenset[str] = frozenset()      # the channels that are answered (state Up)
 
 
 @dataclass(frozen=True)
