@@ -30,7 +30,7 @@ class Behaviour(enum.IntEnum):
     INVALID = 4         # 404 Not Found (unallocated number)
     CONGESTION = 5      # 503 Service Unavailable (network congestion)
     MACHINE = 6         # answering machine: long greeting, beep, then records
-    FAX = 7             # answers and sends fax CNG tones
+    FAX = 7             # answers as a fax: 2 s silence, CED 2100 Hz for 3 s, then V.21
     HANGUP_RINGING = 8  # the customer gives up while it rings: 480 after RR s
     HANGUP_ANSWERED = 9  # answers after RR s and hangs up after TT s without a word
 

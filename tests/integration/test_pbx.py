@@ -116,7 +116,7 @@ async def test_answered_call_carries_audio_both_ways(pbx: Backend, settings: Set
 
 
 @pytest.mark.parametrize(("behaviour", "tone_hz"), [(Behaviour.MACHINE, None),
-                                                    (Behaviour.FAX, 1100)])
+                                                    (Behaviour.FAX, 2100)])
 async def test_machines_answer_and_make_sound(pbx: Backend, settings: Settings,
                                               behaviour: Behaviour, tone_hz: int | None) -> None:
     from dialer.audio import read_wav, tone_share
