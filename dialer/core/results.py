@@ -23,9 +23,18 @@ both a customer who gives up while it rings and the dialer's own ring timeout (A
 them apart by time: ``elapsed >= ring_timeout - RING_TIMEOUT_MARGIN`` (or the dialer hung up)
 -> no_answer; earlier (or the customer hung up) -> hung_up_ringing; unknown -> no_answer.
 
-Figures checked on the real PBX and carrier: busy 17/486, reject 21/603, invalid 1/404,
-congestion 34/503, customer gives up ringing 19/480, ring timeout 19 (480 or none), answered 16.
-AMD NOTSURE counts as a human (the call goes to an agent).
+Figures checked on the real PBX and carrier (ChannelDestroyed cause / tech_cause, last Dial
+status; ``tests/integration/test_carrier_signals.py``): busy 17/486 BUSY, reject 21/603 NOANSWER,
+invalid 1/404 NOANSWER, incomplete number 28/484 NOANSWER, congestion 34/503 CONGESTION, customer
+gives up ringing 19/480 NOANSWER (after a ChannelHangupRequest without ``soft``), ring timeout
+19/480 with no final Dial status and no ChannelHangupRequest, the dialer hanging up a ringing call
+16/none NOANSWER (its ChannelHangupRequest is ``soft``), answered 16. So ``hung_up_by`` is
+DIALER when the dialer hung up, CUSTOMER when a ChannelHangupRequest without ``soft`` came, and
+None after a ring timeout; ``elapsed`` counts from the originate request (Asterisk's originate
+``timeout`` runs from there, not from the first ring).
+AMD NOTSURE counts as a human (the call goes to an agent). A fax (``fax_detected``: an ARI
+``ChannelToneDetected`` on a channel armed by ``dialer/service/fax.py``) wins over everything,
+AMD's MACHINE verdict (which a fax also gets, about 1 s after the tone is heard) and a bridge.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -118,3 +119,60 @@ def test_result_groups() -> None:
     }
     assert not R.MACHINE.reached_customer
     assert R("interrupted") is R.INTERRUPTED
+
+
+# Measured on the real PBX and carrier (tests/integration/test_carrier_signals.py): ChannelDestroyed
+# cause and tech_cause, the last Dial status, who hung up, seconds from the originate request.
+MEASURED = [
+    # name, cause, SIP, Dial status, hung up by, elapsed s, ring timeout s, result
+    ("busy", 17, 486, "BUSY", HangupSide.CUSTOMER, 1.02, 10, R.BUSY),
+    ("ring timeout", 19, 480, "RINGING", None, 3.02, 3, R.NO_ANSWER),
+    ("rejects", 21, 603, "NOANSWER", HangupSide.CUSTOMER, 1.01, 10, R.REJECTED),
+    ("invalid number", 1, 404, "NOANSWER", HangupSide.CUSTOMER, 0.02, 10, R.INVALID_NUMBER),
+    ("incomplete number", 28, 484, "NOANSWER", HangupSide.CUSTOMER, 0.01, 10, R.INVALID_NUMBER),
+    ("congestion", 34, 503, "CONGESTION", HangupSide.CUSTOMER, 0.01, 10, R.CONGESTION),
+    ("gives up ringing", 19, 480, "NOANSWER", HangupSide.CUSTOMER, 2.01, 10, R.HUNG_UP_RINGING),
+    ("dialer hangs up ringing", 16, None, "NOANSWER", HangupSide.DIALER, 1.51, 10, R.NO_ANSWER),
+]
+
+
+@pytest.mark.parametrize(("name", "cause", "sip", "dial", "side", "elapsed", "timeout",
+                          "expected"), MEASURED, ids=[m[0] for m in MEASURED])
+def test_measured_carrier_signals(name: str, cause: int, sip: int | None, dial: str,
+                                  side: HangupSide | None, elapsed: float, timeout: int,
+                                  expected: R) -> None:
+    facts = CallFacts(sip_code=sip, hangup_cause=cause, dial_status=DialStatus.parse(dial),
+                      hung_up_by=side, elapsed=timedelta(seconds=elapsed),
+                      ring_timeout=timedelta(seconds=timeout))
+    assert classify(facts) is expected
+    # the cause alone (a trunk that sends no SIP code through) says the same, but for the
+    # ringing ones, which need the time or the side
+    if sip is not None and cause != 19:
+        assert classify(CallFacts(hangup_cause=cause)) is expected
+
+
+def test_invalid_number_figures_in_any_combination() -> None:
+    for sip, cause in ((404, 1), (484, 28), (404, None), (484, None), (None, 1), (None, 28)):
+        facts = CallFacts(sip_code=sip, hangup_cause=cause, dial_status=DialStatus.NOANSWER)
+        assert classify(facts) is R.INVALID_NUMBER, (sip, cause)
+
+
+def test_the_dialer_cancelling_a_ringing_call_needs_its_side() -> None:
+    """16 / no SIP code / NOANSWER: only ``hung_up_by=DIALER`` makes it a no-answer; with the
+    time alone it looks like a customer who gave up (the engine must pass the side)."""
+    cancelled = CallFacts(hangup_cause=16, dial_status=DialStatus.NOANSWER,
+                          elapsed=timedelta(seconds=1.5), ring_timeout=RING_TIMEOUT)
+    assert classify(cancelled) is R.HUNG_UP_RINGING
+    assert classify(replace(cancelled, hung_up_by=HangupSide.DIALER)) is R.NO_ANSWER
+
+
+def test_a_fax_wins_over_amd_and_a_bridge() -> None:
+    # a fax gets AMD MACHINE (LONGGREETING) about 1 s after its tone was heard
+    during_amd = CallFacts(hangup_cause=16, answered=True, amd=AmdStatus.MACHINE,
+                           fax_detected=True, hung_up_by=HangupSide.DIALER)
+    assert classify(during_amd) is R.FAX
+    # without AMD it was bridged to an agent before its tone (2 s after the answer) was heard
+    bridged = CallFacts(hangup_cause=16, answered=True, agent_bridged=True, fax_detected=True,
+                        dial_status=DialStatus.ANSWER, hung_up_by=HangupSide.DIALER)
+    assert classify(bridged) is R.FAX
+    assert R.FAX.answered and not R.FAX.reached_customer and not R.FAX.counts_as_abandoned
