@@ -46,6 +46,7 @@ from dialer.db.database import Database
 from dialer.db.ledger import compliance_hold
 from dialer.db.pacing_history import warm_pacer
 from dialer.safe_harbor import default_message, safe_harbor_media
+from dialer.service.fax import fax_detect_variables, fax_detected, fax_detection_available
 from dialer.service.writer import DbWriter
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,7 @@ class Engine:
         self.fatal: str | None = None             # why the service must stop (and be restarted)
         self.stopped = asyncio.Event()
         self.stopping = False
+        self.fax_detection = False              # res_tonedetect answers (checked at each resync)
         self.connected = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._timer: asyncio.TimerHandle | None = None
@@ -271,7 +273,9 @@ class Engine:
         elif isinstance(cmd, m.Originate):
             self._customers[cmd.channel_id] = {}
             try:
-                await ari.post("channels", endpoint=f"PJSIP/{cmd.number}@{cmd.trunk}",
+                # the fax detector rides on the originate: nothing waits for it on the answer
+                body = {"variables": fax_detect_variables()} if self.fax_detection else None
+                await ari.post("channels", body, endpoint=f"PJSIP/{cmd.number}@{cmd.trunk}",
                                app=ari.app, appArgs=f"customer,{cmd.attempt_id}",
                                channelId=cmd.channel_id, timeout=cmd.ring_timeout,
                                **({"callerId": cmd.caller_id} if cmd.caller_id else {}))
@@ -448,9 +452,10 @@ class Engine:
     async def _resync(self) -> None:
         """List what Asterisk has and hand it to the floor (after the app is registered)."""
         try:
+            app: dict[str, Any] = {}
             for _ in range(100):
                 try:
-                    await self.ari.get(f"applications/{self.ari.app}")
+                    app = await self.ari.get(f"applications/{self.ari.app}")
                     break
                 except AriError as exc:
                     if exc.status != 404:
@@ -460,14 +465,15 @@ class Engine:
             channels = frozenset(c["id"] for c in listed)
             up = frozenset(c["id"] for c in listed if c.get("state") == "Up")
             bridges = frozenset(b["id"] for b in await self.ari.get("bridges"))
+            self.fax_detection = await fax_detection_available(self.ari)
         except AriError as exc:
             log.warning("resync: cannot list Asterisk's channels (%s); it runs again at the "
                         "next connection", exc)
             return
-        ours = [c for c in channels if c.startswith((AGENT_PREFIX, CUSTOMER_PREFIX))]
-        log.info("resync with Asterisk: %d channels of ours, %d bridges", len(ours),
-                 len(bridges))
-        self.feed(m.PbxConnected(channels, bridges, up))
+        ours = frozenset(app.get("channel_ids", ())) | frozenset(app.get("bridge_ids", ()))
+        log.info("resync with Asterisk: %d channels and %d bridges in application %s",
+                 len(app.get("channel_ids", ())), len(app.get("bridge_ids", ())), self.ari.app)
+        self.feed(m.PbxConnected(channels, bridges, up, ours))
         self.connected.set()
 
     def _ari_event(self, ev: dict[str, Any]) -> None:
@@ -507,6 +513,8 @@ class Engine:
                                            args[2] if len(args) > 2 else ""))
             else:
                 self.feed(m.CustomerAnswered(attempt_id))
+        elif fax_detected(ev):
+            self.feed(m.FaxDetected(attempt_id))
         elif kind == "ChannelHangupRequest" and not ev.get("soft") and not facts.get("ours"):
             facts["customer"] = True
         elif kind == "PlaybackStarted":

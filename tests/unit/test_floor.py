@@ -466,3 +466,43 @@ def test_resync_catches_up_on_answers_missed_while_the_events_were_away() -> Non
     assert h.sent(m.Bridge, attempt_id=dial.attempt_id)        # the answer is not forgotten
     assert h.sent(m.JoinBridge, agent_id=2)                    # nor the phone that answered
     assert not h.sent(m.CallAgent)
+
+
+def test_a_fax_is_hung_up_and_never_an_agents_work() -> None:
+    h = FloorHarness(contacts=2)
+    dial = _progressive_call(h)
+    h.answer(dial.attempt_id)
+    h.feed(m.CustomerBridged(dial.attempt_id, 1))          # bridged at once, as people are
+    h.clear()
+    h.feed(m.FaxDetected(dial.attempt_id))                  # the CED tone, ~3 s later
+    assert h.sent(m.Hangup, channel_id=dial.channel_id)
+    h.gone(dial.attempt_id, customer=False)
+    finish = h.writes(m.FinishAttempt)[0]
+    assert finish.result is CallResult.FAX and not finish.await_disposition
+    assert h.notes(1, "call_ended")[0].fields["disposition_required"] is False
+    assert h.state(1) == "ready"
+
+
+def test_a_fax_heard_while_bridging_is_hung_up_when_the_bridge_answers() -> None:
+    h = FloorHarness(contacts=1)
+    dial = _progressive_call(h)
+    h.answer(dial.attempt_id)
+    h.feed(m.FaxDetected(dial.attempt_id))
+    h.feed(m.CustomerBridged(dial.attempt_id, 1))
+    assert h.state(1) == "reserved"                          # never on a call with a fax
+    h.gone(dial.attempt_id, customer=False)
+    assert h.writes(m.FinishAttempt)[0].result is CallResult.FAX
+    assert h.state(1) == "ready"
+
+
+def test_resync_removes_only_what_our_application_holds() -> None:
+    h = FloorHarness(contacts=0)
+    h.clear()
+    h.feed(m.PbxConnected(frozenset({"cust-7", "cust-8", "agent-3-x1"}),
+                          frozenset({"bridge-agent-3", "bridge-agent-4"}),
+                          ours=frozenset({"cust-7", "bridge-agent-3"})))
+    assert [c.channel_id for c in h.sent(m.Hangup)] == ["cust-7"]   # cust-8: another dialer's
+    assert [c.bridge_id for c in h.sent(m.DropBridge)] == ["bridge-agent-3"]
+    h.clear()
+    h.feed(m.CustomerAnswered(8))            # an earlier run's call answering late
+    assert [c.channel_id for c in h.sent(m.Hangup)] == ["cust-8"]

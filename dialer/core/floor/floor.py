@@ -517,7 +517,8 @@ class Floor:
 
     def _on_CustomerAnswered(self, ev: m.CustomerAnswered) -> None:
         got = self._call(ev.attempt_id, ev)
-        if got is None:
+        if got is None:     # a leftover of an earlier run that rang until now
+            self._emit(m.Hangup(f"{CUSTOMER_PREFIX}{ev.attempt_id}", "a call nobody waits for"))
             return
         call, phase = got
         call.phase = phase
@@ -548,6 +549,21 @@ class Floor:
             self._hangup(call, "dialer", f"answering machine ({ev.cause})")
             return
         self._answered_live(call)
+
+    def _on_FaxDetected(self, ev: m.FaxDetected) -> None:
+        got = self._call(ev.attempt_id, ev)
+        if got is None:
+            return
+        call, _ = got
+        if call.fax or call.phase is CallPhase.ENDING:
+            return
+        call.fax = True
+        log.info("attempt %s: a fax answered; hanging up", call.attempt_id)
+        self._observe(call.campaign_id, pc.CallAnswered(call.attempt_id, pc.AnswerKind.MACHINE,
+                                                        self._ring_s(call)))
+        if call.phase is CallPhase.BRIDGING:
+            return      # hung up once the bridge answers (a fax is nobody's call)
+        self._hangup(call, "dialer", "fax machine")
 
     def _ring_s(self, call: CustomerCall) -> float:
         return ((call.picked_up_at or self.now) - call.dialed_at).total_seconds()
@@ -596,6 +612,9 @@ class Floor:
             self._emit(m.Hangup(call.channel_id, "bridged to an agent who is gone"))
             return
         call.phase = phase
+        if call.fax:
+            self._hangup(call, "dialer", "fax machine")
+            return
         call.connected_at = self.now
         answered = call.answered_at or self.now
         latency = (self.now - answered).total_seconds()
@@ -723,6 +742,7 @@ class Floor:
                          agent_bridged=call.connected_at is not None,
                          safe_harbor_played=call.message_stored,
                          amd=AmdStatus.parse(call.amd_status), hung_up_by=side,
+                         fax_detected=call.fax,
                          elapsed=self.now - call.dialed_at,
                          ring_timeout=timedelta(seconds=call.ring_timeout))
 
@@ -749,11 +769,16 @@ class Floor:
             self._observe(call.campaign_id, pc.TalkEnded(
                 call.agent_id, (self.now - call.connected_at).total_seconds()))
         self._store(m.FinishAttempt(call.attempt_id, result, self.now, facts,
-                                    connected and not call.orphaned, note))
+                                    connected and not call.orphaned and not call.fax, note))
         seat = self.seats.get(call.agent_id) if call.agent_id is not None else None
         self._assign(call, None)
         if seat is not None:
-            if connected and not call.orphaned:
+            if connected and call.fax:     # the agent heard a fax: no work to record
+                self._apply(seat, st.CallEnded(str(call.attempt_id)))
+                self._apply(seat, st.DispositionSaved(str(call.attempt_id), ""))
+                self._notify(seat.agent_id, "call_ended", attempt=call.attempt_id,
+                             result=result.value, disposition_required=False)
+            elif connected and not call.orphaned:
                 seat.wrap_attempt, seat.wrap_contact = call.attempt_id, call.contact_id
                 seat.wrap_campaign = call.campaign_id
                 seat.wrap_since = self.now
@@ -858,6 +883,8 @@ class Floor:
                      if c.startswith((AGENT_PREFIX, CUSTOMER_PREFIX)) and c not in known]
         leftovers += [b for b in sorted(ev.bridges)
                       if b.startswith(BRIDGE_PREFIX) and b not in bridges]
+        if ev.ours is not None:
+            leftovers = [x for x in leftovers if x in ev.ours]
         if leftovers:
             log.warning("resync: removed %d leftover channels/bridges nobody here knows: %s",
                         len(leftovers), leftovers)

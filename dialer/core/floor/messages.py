@@ -44,6 +44,9 @@ class PbxConnected:
     channels: frozenset[str]
     bridges: frozenset[str]
     up: frozenset[str] = frozenset()      # the channels that are answered (state Up)
+    # what our Stasis application holds (another dialer's channels on the same Asterisk are
+    # never ours to remove); None: everything with our ids
+    ours: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,13 @@ class MachineVerdict:
     attempt_id: int
     status: str
     cause: str
+
+
+@dataclass(frozen=True)
+class FaxDetected:
+    """A fax answer tone (CED) was heard from the customer (Asterisk's TONE_DETECT)."""
+
+    attempt_id: int
 
 
 @dataclass(frozen=True)
@@ -426,7 +436,8 @@ class Store:
 
 
 Event = (PbxConnected | PbxLost | LegAnswered | LegGone | Originated | OriginateFailed
-         | CustomerRinging | CustomerAnswered | MachineVerdict | CustomerBridged | BridgeFailed
+         | CustomerRinging | CustomerAnswered | MachineVerdict | FaxDetected | CustomerBridged
+         | BridgeFailed
          | MessageStarted | MessageFailed | MessageFinished | CustomerGone | AgentLogin
          | AgentAsks | LinkLost | DispositionGiven | CampaignsRead | Claimed | AttemptCreated)
 

@@ -12,6 +12,7 @@ same table of decisions (`DECISIONS`).
 
     dialing -Originated/CustomerRinging-> ringing -CustomerAnswered-> answered
     answered => detecting (AMD)  -MachineVerdict-> answered
+    answered, waiting, connected... -FaxDetected-> ending (a fax: hung up, no agent's work)
     answered => bridging (an agent is free) -CustomerBridged-> connected
     answered => waiting (no agent yet) => bridging (one became free) | message (too late)
     bridging -BridgeFailed-> answered (another agent, or waiting, or the message)
@@ -60,17 +61,19 @@ TRANSITIONS: Final[dict[CallPhase, dict[type, CallPhase]]] = {
                 m.CustomerGone: P.ENDED},
     P.RINGING: {m.Originated: P.RINGING, m.CustomerRinging: P.RINGING,
                 m.CustomerAnswered: P.ANSWERED, m.CustomerGone: P.ENDED},
-    P.ANSWERED: {m.CustomerGone: P.ENDED},
-    P.DETECTING: {m.MachineVerdict: P.ANSWERED, m.CustomerGone: P.ENDED},
-    P.WAITING: {m.CustomerGone: P.ENDED},
+    P.ANSWERED: {m.FaxDetected: P.ENDING, m.CustomerGone: P.ENDED},
+    P.DETECTING: {m.MachineVerdict: P.ANSWERED, m.FaxDetected: P.ENDING,
+                  m.CustomerGone: P.ENDED},
+    P.WAITING: {m.FaxDetected: P.ENDING, m.CustomerGone: P.ENDED},
     P.BRIDGING: {m.CustomerBridged: P.CONNECTED, m.BridgeFailed: P.ANSWERED,
-                 m.CustomerGone: P.ENDED},
-    P.CONNECTED: {m.CustomerGone: P.ENDED},
+                 m.FaxDetected: P.BRIDGING, m.CustomerGone: P.ENDED},
+    P.CONNECTED: {m.FaxDetected: P.ENDING, m.CustomerGone: P.ENDED},
     P.MESSAGE: {m.MessageStarted: P.MESSAGE, m.MessageFailed: P.ENDING,
-                m.MessageFinished: P.ENDING, m.CustomerGone: P.ENDED},
+                m.MessageFinished: P.ENDING, m.FaxDetected: P.ENDING, m.CustomerGone: P.ENDED},
     P.ENDING: {m.MessageStarted: P.ENDING, m.MessageFailed: P.ENDING,
                m.MessageFinished: P.ENDING, m.CustomerBridged: P.ENDING,
-               m.BridgeFailed: P.ENDING, m.MachineVerdict: P.ENDING, m.CustomerGone: P.ENDED},
+               m.BridgeFailed: P.ENDING, m.MachineVerdict: P.ENDING,
+               m.FaxDetected: P.ENDING, m.CustomerGone: P.ENDED},
     P.ENDED: {},
 }
 
@@ -116,6 +119,7 @@ class CustomerCall:
     connected_at: datetime | None = None
     deadline: datetime | None = None        # waiting: when the message must be decided
     amd_status: str | None = None
+    fax: bool = False                       # a fax answered: hung up, never an agent's call
     message_asked: bool = False
     message_started_at: datetime | None = None
     message_stored: bool = False            # its safe_harbor event is stored (it played)
