@@ -56,7 +56,7 @@ def test_writes_run_in_order_and_messages_wait_for_them() -> None:
 def test_a_locked_database_is_retried_until_the_write_lands(tmp_path: Path) -> None:
     path = tmp_path / "locked.sqlite3"
     sqlite3.connect(path).execute("create table t (x int)").connection.commit()
-    holder = sqlite3.connect(path, isolation_level=None)
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     holder.execute("begin exclusive")
     release = threading.Timer(0.6, lambda: holder.execute("commit"))
 
@@ -75,7 +75,7 @@ def test_a_locked_database_is_retried_until_the_write_lands(tmp_path: Path) -> N
         writer = DbWriter(asyncio.get_running_loop(), retry_max=0.1)
         t0 = time.monotonic()
         release.start()
-        result = await writer.submit(write)
+        result = await asyncio.wait_for(writer.submit(write), 20)
         writer.stop()
         return result, time.monotonic() - t0
 
