@@ -10,32 +10,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
-from datetime import datetime
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from dialer.core.agent_state import AgentStateError
+from dialer import protocol as p
+from dialer.core.agent_state import AgentState, AgentStateError
 from dialer.core.floor import FloorRefused
 from dialer.core.floor import messages as fl
 from dialer.db import repository as repo
 from dialer.db.agents import verify_password
 from dialer.db.campaigns import agent_campaign_ids
+from dialer.protocol import ErrorCode, LinkError
 from dialer.service.engine import Engine, Outbox
-from dialer.service.protocol import (
-    PROTOCOL_VERSION,
-    LinkError,
-    Message,
-    encode,
-    parse_client_message,
-)
 
 log = logging.getLogger(__name__)
 
 MAX_FAILURE_DELAY = 8.0
 # requests whose answer the floor sends itself (a record, an error, or `ok` once dialed)
-ANSWERED_BY_FLOOR = frozenset({"preview_request", "preview_dial", "push_accept"})
+ANSWERED_BY_FLOOR = (p.PreviewRequest, p.PreviewDial, p.PushAccept)
 
 
 class WsOutbox(Outbox):
@@ -44,8 +39,22 @@ class WsOutbox(Outbox):
     def __init__(self) -> None:
         self.queue: asyncio.Queue[str | None] = asyncio.Queue()
 
+    def put(self, message: p.ServerMessage) -> None:
+        self.queue.put_nowait(p.encode(message))
+
     def send(self, kind: str, re: str | None = None, **fields: Any) -> None:
-        self.queue.put_nowait(encode(kind, re, **fields))
+        """The engine's message (a `Notify`'s kind and fields) as its typed message. One that does
+        not fit the protocol is a fault in the dialer: logged, and sent as it is all the same,
+        so the agent is not left without news."""
+        try:
+            message = p.server_message(kind, fields, re)
+        except LinkError as exc:
+            log.error("the dialer's %r message to an agent does not fit the protocol (%s); "
+                      "sent as it is: %r", kind, exc, fields)
+            envelope = {"v": p.PROTOCOL_VERSION, "type": kind, **({"re": re} if re else {})}
+            self.queue.put_nowait(json.dumps({**envelope, **fields}, default=str))
+            return
+        self.put(message)
 
 
 class LinkServer:
@@ -79,30 +88,29 @@ class LinkServer:
         await ws.prepare(request)
         outbox = WsOutbox()
         writer = asyncio.create_task(self._write(ws, outbox))
-        outbox.send("welcome", protocol=PROTOCOL_VERSION, server="opendialer")
+        outbox.put(p.Welcome(p.PROTOCOL_VERSION, "opendialer"))
         agent: int | None = None
         peer = request.remote or "?"
         try:
             async for msg in ws:
                 if msg.type != WSMsgType.TEXT:
                     if msg.type == WSMsgType.BINARY:
-                        outbox.send("error", code="bad_json", message="binary frames are not "
-                                    "part of the protocol; send JSON text")
+                        outbox.put(p.Error(ErrorCode.BAD_JSON, "binary frames are not part of "
+                                           "the protocol; send JSON text"))
                     continue
                 req_id: str | None = None
                 try:
-                    m = parse_client_message(msg.data)
-                    req_id = m.id
-                    agent = await self._request(m, agent, outbox, peer)
+                    req = p.parse_request(msg.data)
+                    req_id = req.id
+                    agent = await self._request(req, agent, outbox, peer)
                 except LinkError as exc:
-                    outbox.send("error", re=req_id or exc.re, code=exc.code,
-                                message=exc.message)
+                    outbox.put(p.Error(exc.code, exc.message, re=req_id or exc.re))
                 except (repo.RepositoryError, AgentStateError, FloorRefused) as exc:
-                    outbox.send("error", re=req_id, code="refused", message=str(exc))
+                    outbox.put(p.Error(ErrorCode.REFUSED, str(exc), re=req_id))
                 except Exception as exc:   # never let one request end the session
                     log.exception("agent link request failed")
-                    outbox.send("error", re=req_id, code="internal",
-                                message=f"the dialer could not do that: {exc}")
+                    outbox.put(p.Error(ErrorCode.INTERNAL, f"the dialer could not do that: {exc}",
+                                       re=req_id))
         finally:
             if agent is not None and self.engine.outboxes.get(agent) is outbox:
                 self.engine.outboxes.pop(agent, None)
@@ -119,43 +127,44 @@ class LinkServer:
                 return
             await ws.send_str(text)
 
-    async def _request(self, m: Message, agent: int | None, out: WsOutbox,
+    async def _request(self, req: p.Request, agent: int | None, out: WsOutbox,
                        peer: str) -> int | None:
+        """Carry out one request: a typed request becomes the floor's event."""
         e = self.engine
-        if m.type == "ping":
-            out.send("pong", re=m.id)
+        if isinstance(req, p.Ping):
+            out.put(p.Pong(re=req.id))
             return agent
-        if m.type == "login":
+        if isinstance(req, p.Login):
             if agent is not None and agent in e.floor.seats:
-                raise LinkError("out_of_order", "already logged in")
-            return await self._login(m, out, peer)
+                raise LinkError(ErrorCode.OUT_OF_ORDER, "already logged in")
+            return await self._login(req, out, peer)
         if agent is None:
-            raise LinkError("not_logged_in", f"{m.type}: log in first")
+            raise LinkError(ErrorCode.NOT_LOGGED_IN, f"{req.type}: log in first")
         if agent not in e.floor.seats or e.outboxes.get(agent) is not out:
-            raise LinkError("not_logged_in", f"{m.type}: you are logged out; log in again")
-        b = m.body
-        if m.type == "campaigns":
-            out.send("campaigns", re=m.id, campaigns=e.floor.my_campaigns(agent))
+            raise LinkError(ErrorCode.NOT_LOGGED_IN,
+                            f"{req.type}: you are logged out; log in again")
+        if isinstance(req, p.ListCampaigns):
+            out.put(p.CampaignList(tuple(e.floor.my_campaigns(agent)), re=req.id))
             return agent
-        if m.type == "disposition":
-            cb = b.get("callback") or {}
-            at = datetime.fromisoformat(cb["at"]) if cb else None
-            e.request(fl.DispositionGiven(agent, b["attempt"], b["code"], b.get("note"), at,
-                                          bool(cb.get("personal", False)), m.id))
+        if isinstance(req, p.Disposition):
+            cb = req.callback
+            e.request(fl.DispositionGiven(agent, req.attempt, req.code, req.note,
+                                          cb.at if cb else None, cb.personal if cb else False,
+                                          req.id))
             return agent      # disposition_saved follows once it is stored
-        e.request(fl.AgentAsks(agent, m.type, b, m.id))
-        if m.type not in ANSWERED_BY_FLOOR:
-            e.after_writes(lambda: out.send("ok", re=m.id, request=m.type))
+        e.request(fl.AgentAsks(agent, req.type, p.fields_of(req), req.id))
+        if not isinstance(req, ANSWERED_BY_FLOOR):
+            e.after_writes(lambda: out.put(p.Ok(req.type, re=req.id)))
         return agent
 
-    async def _login(self, m: Message, out: WsOutbox, peer: str) -> int:
-        login, password = m.body["agent"], m.body["password"]
+    async def _login(self, req: p.Login, out: WsOutbox, peer: str) -> int:
+        login, password = req.agent, req.password
         info = await asyncio.to_thread(verify_password, self.engine.db, login, password)
         if info is None:
             n = max(self.failures.get(login, 0), self.failures.get(peer, 0)) + 1
             self.failures[login] = self.failures[peer] = n
             await asyncio.sleep(min(MAX_FAILURE_DELAY, 0.25 * 2 ** (n - 1)))
-            raise LinkError("bad_credentials", "wrong agent or password")
+            raise LinkError(ErrorCode.BAD_CREDENTIALS, "wrong agent or password")
         self.failures.pop(login, None)
         self.failures.pop(peer, None)
         campaigns = await asyncio.to_thread(agent_campaign_ids, self.engine.db, info.id)
@@ -166,11 +175,10 @@ class LinkServer:
         def welcome() -> None:
             views = e.floor.my_campaigns(info.id)
             seat = e.floor.seats.get(info.id)
-            state = seat.machine.state.value if seat else "logged_out"
-            out.send("login_ok", re=m.id, agent=info.login, name=info.display_name,
-                     state=state, campaigns=views)
+            state = seat.machine.state if seat else AgentState.LOGGED_OUT
+            out.put(p.LoginOk(info.login, info.display_name, state, tuple(views), re=req.id))
             for view in views:
                 if view["status"] == "Started":
-                    out.send("campaign_started", campaign=view)
+                    out.put(p.CampaignStarted(view))
         e.after_writes(welcome)
         return info.id
