@@ -11,6 +11,7 @@ from typing import Any
 
 from PyQt5.QtWidgets import QApplication
 
+from dialer import protocol as p
 from softphone.link import AgentLink
 from softphone.ui.audio_menu import install_audio_menu
 from softphone.ui.login_dialog import LoginDialog, LoginRequest
@@ -54,12 +55,12 @@ class AgentApp:
             url = self._request.dialer_url if self._request else "the dialer"
             self.login.show_error(f"Cannot reach the dialer at {url}: {reason}")
 
-    def on_message(self, msg: dict[str, Any]) -> None:
-        if msg.get("type") == "error" and self.window is None and msg.get("re"):
-            text = {"bad_credentials": "Wrong agent name or password."}.get(
-                msg.get("code", ""), msg.get("message", "Login failed."))
+    def on_message(self, msg: p.ServerMessage) -> None:
+        if isinstance(msg, p.Error) and self.window is None and msg.re:
+            text = ("Wrong agent name or password." if msg.code is p.ErrorCode.BAD_CREDENTIALS
+                    else msg.message or "Login failed.")
             self.login.show_error(text)
-        elif msg.get("type") == "login_ok":
+        elif isinstance(msg, p.LoginOk):
             self.login.hide()
             if self.window is None:
                 self.window = MainWindow(self.link)

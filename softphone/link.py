@@ -4,25 +4,34 @@
 message of the dialer, then emits:
 
     changed()                   the model changed: views re-render from it
-    message(dict)               every message of the dialer, as received
+    message(object)             every message of the dialer (a `dialer.protocol.ServerMessage`)
     error(str, str)             (code, text) of an error the dialer answered
     opened() / closed(str)      the WebSocket came up / went down (with the reason)
     logout_pending(float)       seconds left until logoff authorization
     logout_authorized()
 
 Requests are methods (`login`, `ready`, `preview_dial`, ...). No widget talks to the socket.
+Frames are read and written with `dialer.protocol`, the dialer's own definition of the messages;
+a frame that is not one is logged and dropped.
 """
 
 from __future__ import annotations
 
-import json
+import dataclasses
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
 from PyQt5.QtCore import QObject, QUrl, pyqtSignal
 from PyQt5.QtWebSockets import QWebSocket
 
+from dialer import protocol as p
 from softphone.model import AgentModel
+
+log = logging.getLogger(__name__)
+
+# requests whose `ok` means the record on offer is dealt with
+OFFER_ANSWERS = frozenset({"preview_dial", "preview_skip", "push_accept", "push_reject"})
 
 
 def now() -> datetime:
@@ -31,7 +40,7 @@ def now() -> datetime:
 
 class AgentLink(QObject):
     changed = pyqtSignal()
-    message = pyqtSignal(dict)
+    message = pyqtSignal(object)
     error = pyqtSignal(str, str)
     opened = pyqtSignal()
     closed = pyqtSignal(str)
@@ -66,75 +75,71 @@ class AgentLink(QObject):
 
     def on_text(self, text: str) -> None:
         try:
-            msg = json.loads(text)
-        except ValueError:
-            return
-        if not isinstance(msg, dict):
+            msg = p.parse_server_message(text)
+        except p.LinkError as exc:
+            log.warning("the dialer sent a message this softphone cannot read (%s: %s): %.300s",
+                        exc.code, exc, text)
             return
         self.model.apply(msg, now())
-        if msg.get("re") in self._pending and msg.get("type") == "ok":
-            request = self._pending.pop(msg["re"])
-            if request in ("preview_dial", "preview_skip", "push_accept", "push_reject"):
+        if isinstance(msg, p.Ok) and msg.re in self._pending:
+            if self._pending.pop(msg.re) in OFFER_ANSWERS:
                 self.model.offer_done()
         self.message.emit(msg)
-        if msg.get("type") == "error":
-            self.error.emit(str(msg.get("code", "")), str(msg.get("message", "")))
-        elif msg.get("type") == "logout_pending":
-            self.logout_pending.emit(float(msg.get("remaining_s", 0)))
-        elif msg.get("type") == "logout_authorized":
+        if isinstance(msg, p.Error):
+            self.error.emit(msg.code.value, msg.message)
+        elif isinstance(msg, p.LogoutPending):
+            self.logout_pending.emit(msg.remaining_s)
+        elif isinstance(msg, p.LogoutAuthorized):
             self.logout_authorized.emit()
         self.changed.emit()
 
     # ---------------------------------------------------------------- requests
-    def send(self, kind: str, **fields: Any) -> str:
+    def send(self, request: p.Request) -> str:
+        """Send a request with the next request id; that id."""
         self._seq += 1
         req_id = f"q{self._seq}"
-        self._pending[req_id] = kind
-        self.ws.sendTextMessage(json.dumps({"v": 1, "type": kind, "id": req_id, **fields}))
+        self._pending[req_id] = request.type
+        self.ws.sendTextMessage(p.encode(dataclasses.replace(request, id=req_id)))
         return req_id
 
     def login(self, agent: str, password: str) -> str:
-        return self.send("login", agent=agent, password=password)
+        return self.send(p.Login(agent, password))
 
     def ready(self) -> str:
-        return self.send("ready")
+        return self.send(p.Ready())
 
     def not_ready(self, reason: str = "") -> str:
-        return self.send("not_ready", reason=reason)
+        return self.send(p.NotReady(reason or None))
 
     def logout(self) -> str:
-        return self.send("logout")
+        return self.send(p.Logout())
 
     def preview_request(self) -> str:
-        return self.send("preview_request")
+        return self.send(p.PreviewRequest())
 
     def dial_offer(self) -> str | None:
         offer = self.model.offer
         if offer is None:
             return None
         if self.model.offer_is_push:
-            return self.send("push_accept", offer=offer["offer"])
-        return self.send("preview_dial", contact=offer["offer"])
+            return self.send(p.PushAccept(offer.offer))
+        return self.send(p.PreviewDial(offer.offer))
 
     def skip_offer(self) -> str | None:
         offer = self.model.offer
         if offer is None:
             return None
         if self.model.offer_is_push:
-            return self.send("push_reject", offer=offer["offer"])
-        return self.send("preview_skip", contact=offer["offer"])
+            return self.send(p.PushReject(offer.offer))
+        return self.send(p.PreviewSkip(offer.offer))
 
     def record_update(self, contact: int, fields: dict[str, Any]) -> str:
-        return self.send("record_update", contact=contact, fields=fields)
+        return self.send(p.RecordUpdate(contact, fields))
 
     def hangup(self) -> str:
-        return self.send("hangup")
+        return self.send(p.HangUp())
 
     def disposition(self, attempt: int, code: str, note: str = "",
                     callback_at: datetime | None = None, personal: bool = False) -> str:
-        fields: dict[str, Any] = {"attempt": attempt, "code": code}
-        if note:
-            fields["note"] = note
-        if callback_at is not None:
-            fields["callback"] = {"at": callback_at.isoformat(), "personal": personal}
-        return self.send("disposition", **fields)
+        callback = p.Callback(callback_at, personal) if callback_at is not None else None
+        return self.send(p.Disposition(attempt, code, note or None, callback))

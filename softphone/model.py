@@ -1,42 +1,34 @@
 """What the agent window shows, as plain data fed by the dialer's messages. Pure: no Qt, no I/O.
 
-`AgentModel.apply(message, now)` takes each agent-link message (docs/agent-protocol.md) with the
-current time and updates the agent's status, My Campaigns, My Messages, the record on offer, the
-call and the negotiated-logout countdown. The widgets only render it; the countdown text comes
-from `remaining_text(now)`, so a test can step the clock by hand.
+`AgentModel.apply(message, now)` takes each agent-link message (`dialer.protocol`'s typed
+messages, docs/agent-protocol.md) with the current time and updates the agent's status (the
+dialer's own `AgentState`), My Campaigns, My Messages, the record on offer, the call and the
+negotiated-logout countdown. The widgets only render it; the countdown text comes from
+`remaining_text(now)`, so a test can step the clock by hand.
 """
 
 from __future__ import annotations
 
-import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from dialer import protocol as p
+from dialer.core.agent_state import AgentState
 
-class Status(enum.Enum):
-    LOGGED_OUT = "logged_out"
-    NOT_READY = "not_ready"
-    READY = "ready"
-    RESERVED = "reserved"
-    ON_CALL = "on_call"
-    WRAP_UP = "wrap_up"
-    LOGOUT_PENDING = "logout_pending"
-
-    @property
-    def label(self) -> str:
-        return {
-            Status.LOGGED_OUT: "Logged out", Status.NOT_READY: "Not Ready",
-            Status.READY: "Ready", Status.RESERVED: "Ready (call coming)",
-            Status.ON_CALL: "On call", Status.WRAP_UP: "Wrap-up",
-            Status.LOGOUT_PENDING: "Logout pending",
-        }[self]
+STATE_LABELS: dict[AgentState, str] = {
+    AgentState.LOGGED_OUT: "Logged out", AgentState.NOT_READY: "Not Ready",
+    AgentState.READY: "Ready", AgentState.RESERVED: "Ready (call coming)",
+    AgentState.ON_CALL: "On call", AgentState.WRAP_UP: "Wrap-up",
+    AgentState.LOGOUT_PENDING: "Logout pending",
+}
 
 
 @dataclass
 class SystemMessage:
     at: datetime
-    kind: str   # campaign_started, campaign_stopped, logout_pending, logout_authorized, error
+    kind: str   # the message type it comes from: campaign_started, logout_pending, error, ...
     text: str
     deadline: datetime | None = None   # a countdown runs until then (logout pending)
 
@@ -56,14 +48,14 @@ def format_remaining(seconds: float) -> str:
 @dataclass
 class AgentModel:
     agent: str = ""
-    status: Status = Status.LOGGED_OUT
+    status: AgentState = AgentState.LOGGED_OUT
     reason: str = ""
     voice: str = "disconnected"
-    campaigns: dict[int, dict[str, Any]] = field(default_factory=dict)
+    campaigns: dict[int, Mapping[str, Any]] = field(default_factory=dict)
     messages: list[SystemMessage] = field(default_factory=list)
-    offer: dict[str, Any] | None = None        # preview_record / push_offer
+    offer: p.PreviewRecord | p.PushOffer | None = None
     offer_is_push: bool = False
-    call: dict[str, Any] | None = None         # call_connected, until the disposition
+    call: p.CallConnected | None = None        # until the disposition
     call_started: datetime | None = None
     call_ended: datetime | None = None         # the call timer stops there (wrap-up)
     disposition_due: int | None = None         # attempt id
@@ -72,70 +64,80 @@ class AgentModel:
     logout_after_call: bool = False   # asked on a call: authorized after its disposition
 
     # ---------------------------------------------------------------- feeding
-    def apply(self, msg: dict[str, Any], now: datetime) -> None:
-        kind = msg.get("type")
-        if kind == "login_ok":
-            if not self.agent:      # errors before the first login were the login dialog's
-                self.messages = [m for m in self.messages if m.kind != "error"]
-            self.agent = msg.get("agent", "")
-            self.status = Status(msg.get("state", "not_ready"))
-            self.logout_authorized = False
-            self.campaigns = {c["id"]: c for c in msg.get("campaigns", [])}
-        elif kind == "state":
-            self.status = Status(msg["state"])
-            self.reason = msg.get("reason", "")
-        elif kind == "campaigns":
-            self.campaigns = {c["id"]: c for c in msg.get("campaigns", [])}
-        elif kind == "campaign_started":
-            c = msg["campaign"]
-            self.campaigns[c["id"]] = c
-            self._say(now, "campaign_started",
-                      f"Campaign {c['name']} has started; you are assigned to it.")
-        elif kind == "campaign_stopped":
-            c = msg["campaign"]
-            self.campaigns.pop(c["id"], None)
-            self._say(now, "campaign_stopped", f"Campaign {c['name']} has stopped.")
-        elif kind == "channel":
-            self.voice = msg.get("state", "disconnected")
-        elif kind in ("preview_record", "push_offer"):
-            self.offer = msg
-            self.offer_is_push = kind == "push_offer"
-        elif kind == "call_connected":
-            self.offer = None
-            self.call = msg
-            self.call_started = now
-            self.call_ended = None
-            if self.logout_deadline is not None:    # in time: the dialer stops the countdown
-                self._logout_after_call(now)
-        elif kind == "call_ended":
-            self.call_ended = now
-            if msg.get("disposition_required"):
-                self.disposition_due = msg["attempt"]
-            else:
-                self.call = None
-                self.call_started = None
-        elif kind == "disposition_saved":
-            self.disposition_due = None
-            self.call = None
-            self.call_started = None
-        elif kind == "logout_pending":
-            self.logout_deadline = now + timedelta(seconds=float(msg["remaining_s"]))
-            self._say(now, "logout_pending", "Awaiting logoff authorization",
-                      deadline=self.logout_deadline)
-        elif kind == "logout_authorized":
-            self.logout_deadline = None
-            self.logout_authorized = True
-            self.logout_after_call = False
-            self.status = Status.LOGGED_OUT
-            self.campaigns = {}           # no longer working on them
-            self.offer = None
-            self.voice = "disconnected"
-            self._say(now, "logout_authorized", "Logoff authorized. You are logged out.")
-        elif (kind == "ok" and msg.get("request") == "logout"
-              and self.status in (Status.ON_CALL, Status.WRAP_UP)):
-            self._logout_after_call(now)     # no countdown on a call (docs/agent-protocol.md)
-        elif kind == "error":
-            self._say(now, "error", msg.get("message", "error"))
+    def apply(self, msg: p.ServerMessage, now: datetime) -> None:
+        match msg:
+            case p.LoginOk():
+                if not self.agent:      # errors before the first login were the login dialog's
+                    self.messages = [m for m in self.messages if m.kind != "error"]
+                self.agent = msg.agent
+                self.status = msg.state
+                self.logout_authorized = False
+                self.campaigns = {c["id"]: c for c in msg.campaigns}
+            case p.State():
+                self.status = msg.state
+                self.reason = msg.reason or ""
+            case p.CampaignList():
+                self.campaigns = {c["id"]: c for c in msg.campaigns}
+            case p.CampaignStarted(campaign=c):
+                self.campaigns[c["id"]] = c
+                self._say(now, "campaign_started",
+                          f"Campaign {c['name']} has started; you are assigned to it.")
+            case p.CampaignStopped(campaign=c):
+                self.campaigns.pop(c["id"], None)
+                self._say(now, "campaign_stopped", f"Campaign {c['name']} has stopped.")
+            case p.Channel():
+                self.voice = msg.state.value
+            case p.PreviewRecord() | p.PushOffer():
+                self.offer = msg
+                self.offer_is_push = isinstance(msg, p.PushOffer)
+            case p.OfferExpired():
+                if self.offer is not None and self.offer.offer == msg.offer:
+                    self.offer = None
+                self._say(now, "offer_expired",
+                          "The record on offer went back to the list: no answer in time.")
+            case p.CallConnected():
+                self.offer = None
+                self.call = msg
+                self.call_started = now
+                self.call_ended = None
+                if self.logout_deadline is not None:  # in time: the dialer stops the countdown
+                    self._logout_after_call(now)
+            case p.CallEnded():
+                self.call_ended = now
+                if msg.disposition_required:
+                    self.disposition_due = msg.attempt
+                else:
+                    self.call = None
+                    self.call_started = None
+            case p.DispositionSaved():
+                self._call_settled()
+            case p.DispositionTimeout():
+                self._call_settled()
+                self._say(now, "disposition_timeout",
+                          f"No disposition in time: attempt {msg.attempt} was saved without one.")
+            case p.LogoutPending():
+                self.logout_deadline = now + timedelta(seconds=msg.remaining_s)
+                self._say(now, "logout_pending", "Awaiting logoff authorization",
+                          deadline=self.logout_deadline)
+            case p.LogoutAuthorized():
+                self.logout_deadline = None
+                self.logout_authorized = True
+                self.logout_after_call = False
+                self.status = AgentState.LOGGED_OUT
+                self.campaigns = {}           # no longer working on them
+                self.offer = None
+                self.voice = "disconnected"
+                self._say(now, "logout_authorized", "Logoff authorized. You are logged out.")
+            case p.Ok(request="logout") if self.status in (AgentState.ON_CALL,
+                                                           AgentState.WRAP_UP):
+                self._logout_after_call(now)   # no countdown on a call (docs/agent-protocol.md)
+            case p.Error():
+                self._say(now, "error", msg.message or "error")
+
+    def _call_settled(self) -> None:
+        self.disposition_due = None
+        self.call = None
+        self.call_started = None
 
     def offer_done(self) -> None:
         """The agent dialed, skipped, accepted or rejected the record on offer."""
@@ -154,7 +156,7 @@ class AgentModel:
     @property
     def logout_waiting(self) -> bool:
         """Logout was asked and is not authorized yet."""
-        return self.status is Status.LOGOUT_PENDING or self.logout_after_call
+        return self.status is AgentState.LOGOUT_PENDING or self.logout_after_call
 
     def remaining(self, now: datetime) -> float | None:
         if self.logout_deadline is None:
@@ -167,8 +169,8 @@ class AgentModel:
 
     def tooltip(self, now: datetime) -> str:
         """The status icon's tooltip: the status, the logout countdown, its confirmation."""
-        text = f"Status: {self.status.label}"
-        if self.status is Status.NOT_READY and self.reason:
+        text = f"Status: {STATE_LABELS[self.status]}"
+        if self.status is AgentState.NOT_READY and self.reason:
             text += f" ({self.reason})"
         left = self.remaining_text(now)
         if left is not None:
@@ -186,7 +188,7 @@ class AgentModel:
             return f"{stamp}  {m.text}: {format_remaining((m.deadline - now).total_seconds())}"
         return f"{stamp}  {m.text}"
 
-    def started_campaigns(self) -> list[dict[str, Any]]:
+    def started_campaigns(self) -> list[Mapping[str, Any]]:
         return [c for c in self.campaigns.values() if c.get("status") in ("Started", "Paused")]
 
     def call_seconds(self, now: datetime) -> int:
@@ -197,5 +199,5 @@ class AgentModel:
     def disposition_codes(self) -> list[dict[str, Any]]:
         if self.call is None:
             return []
-        c = self.campaigns.get(self.call.get("campaign", -1))
+        c = self.campaigns.get(self.call.campaign)
         return list(c.get("dispositions", [])) if c else []

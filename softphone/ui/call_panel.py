@@ -3,6 +3,7 @@ hold, keypad and hang-up. Mute, hold and keypad digits go to the SIP phone (sign
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +20,7 @@ from PyQt5.QtWidgets import (
     QWidget,
 )
 
+from dialer.core.agent_state import AgentState
 from softphone.model import AgentModel, field_label
 
 
@@ -75,8 +77,8 @@ class CallPanel(QGroupBox):
 
     def render_model(self, model: AgentModel, now: datetime) -> None:
         call = model.call
-        contact: dict[str, Any] = call["contact"] if call else {}
-        campaign = model.campaigns.get(call.get("campaign", -1), {}) if call else {}
+        contact: Mapping[str, Any] = call.contact if call else {}
+        campaign = model.campaigns.get(call.campaign, {}) if call else {}
         self.setTitle(f"Call ({campaign['name']})" if "name" in campaign else "Call")
         if call is None:
             self.number.setText("No call")
@@ -95,7 +97,7 @@ class CallPanel(QGroupBox):
                 self.record.setItem(i, 1, QTableWidgetItem(v))
         secs = model.call_seconds(now)
         self.timer.setText(f"{secs // 60:02d}:{secs % 60:02d}")
-        on_call = model.status.value == "on_call"
+        on_call = model.status is AgentState.ON_CALL
         for b in (self.mute, self.hold, self.hang, *self.keys):
             b.setEnabled(on_call)
         self.save.setEnabled(call is not None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from PyQt5.QtCore import pyqtSignal
 from PyQt5.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
 
+from dialer.core.agent_state import AgentState
 from softphone.model import AgentModel
 
 
@@ -30,4 +31,5 @@ class ChannelsView(QWidget):
         if model.logout_waiting:
             text += " - logout pending"
         self.state.setText(text)
-        self.logout.setEnabled(model.status.value != "logged_out" and not model.logout_waiting)
+        self.logout.setEnabled(model.status is not AgentState.LOGGED_OUT
+                               and not model.logout_waiting)

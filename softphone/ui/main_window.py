@@ -21,7 +21,10 @@ from PyQt5.QtWidgets import (
     QWidget,
 )
 
+from dialer import protocol as p
+from dialer.core.agent_state import AgentState
 from softphone.link import AgentLink, now
+from softphone.model import STATE_LABELS
 from softphone.ui.call_panel import CallPanel
 from softphone.ui.campaigns_view import CampaignsView
 from softphone.ui.channels_view import ChannelsView
@@ -136,8 +139,8 @@ class MainWindow(QMainWindow):
     def on_logout(self) -> None:
         self.link.logout()
 
-    def on_message(self, msg: dict[str, object]) -> None:
-        if (msg.get("type"), msg.get("request")) == ("ok", "logout") and \
+    def on_message(self, msg: p.ServerMessage) -> None:
+        if isinstance(msg, p.Ok) and msg.request == "logout" and \
                 self.link.model.logout_after_call:    # asked on a call: say it will wait
             self.on_logout_pending(0.0)
 
@@ -156,9 +159,10 @@ class MainWindow(QMainWindow):
         self.call.render_model(m, t)
         self.disposition.render_model(m)
         self.countdown.render_model(m, t)
-        st = m.status.value
-        self.ready_action.setEnabled(st in ("not_ready",) and m.disposition_due is None)
-        self.not_ready_action.setEnabled(st in ("ready", "reserved", "on_call", "wrap_up"))
-        self.logout_action.setEnabled(st != "logged_out" and not m.logout_waiting)
+        st = m.status
+        self.ready_action.setEnabled(st is AgentState.NOT_READY and m.disposition_due is None)
+        self.not_ready_action.setEnabled(st in (AgentState.READY, AgentState.RESERVED,
+                                                AgentState.ON_CALL, AgentState.WRAP_UP))
+        self.logout_action.setEnabled(st is not AgentState.LOGGED_OUT and not m.logout_waiting)
         self.setWindowTitle(f"opendialer agent - {m.agent or 'not logged in'} - "
-                            f"{m.status.label}")
+                            f"{STATE_LABELS[st]}")

@@ -14,6 +14,7 @@ from PyQt5.QtWidgets import (
     QWidget,
 )
 
+from dialer.core.agent_state import AgentState
 from softphone.model import AgentModel, field_label
 
 
@@ -46,8 +47,8 @@ class PreviewCard(QGroupBox):
     def render_model(self, model: AgentModel) -> None:
         offer = model.offer
         push = offer is not None and model.offer_is_push
-        campaign = model.campaigns.get(offer.get("campaign", -1), {}) if offer else {}
-        shown = (push, offer and offer.get("contact"), campaign.get("name"))
+        campaign = model.campaigns.get(offer.campaign, {}) if offer else {}
+        shown = (push, offer and offer.contact, campaign.get("name"))
         if shown != self._shown:        # rebuilt only when the record changes (no flicker)
             self._shown = shown
             self._render_record(model)
@@ -55,7 +56,7 @@ class PreviewCard(QGroupBox):
         self.skip_button.setText("Reject" if push else "Skip")
         self.dial_button.setEnabled(offer is not None)
         self.skip_button.setEnabled(offer is not None)
-        self.get.setEnabled(offer is None and model.status.value == "ready")
+        self.get.setEnabled(offer is None and model.status is AgentState.READY)
 
     def _render_record(self, model: AgentModel) -> None:
         offer = model.offer
@@ -65,9 +66,9 @@ class PreviewCard(QGroupBox):
             self.setTitle("Preview")
             self.fields.addRow(QLabel("No record. Preview campaigns: Get record."))
         else:
-            c = offer["contact"]
+            c = offer.contact
             title = "Push preview: a record for you" if model.offer_is_push else "Preview"
-            name = model.campaigns.get(offer.get("campaign", -1), {}).get("name")
+            name = model.campaigns.get(offer.campaign, {}).get("name")
             self.setTitle(f"{title} ({name})" if name else title)
             self.fields.addRow("Number", QLabel(c["number"]))
             for key, value in c.get("fields", {}).items():

@@ -8,12 +8,13 @@ from datetime import datetime
 from PyQt5.QtGui import QCursor
 from PyQt5.QtWidgets import QLabel, QToolTip, QWidget
 
-from softphone.model import AgentModel, Status
+from dialer.core.agent_state import AgentState
+from softphone.model import STATE_LABELS, AgentModel
 
 COLOURS = {
-    Status.LOGGED_OUT: "#9e9e9e", Status.NOT_READY: "#e53935", Status.READY: "#43a047",
-    Status.RESERVED: "#43a047", Status.ON_CALL: "#1e88e5", Status.WRAP_UP: "#fb8c00",
-    Status.LOGOUT_PENDING: "#8e24aa",
+    AgentState.LOGGED_OUT: "#9e9e9e", AgentState.NOT_READY: "#e53935",
+    AgentState.READY: "#43a047", AgentState.RESERVED: "#43a047", AgentState.ON_CALL: "#1e88e5",
+    AgentState.WRAP_UP: "#fb8c00", AgentState.LOGOUT_PENDING: "#8e24aa",
 }
 
 
@@ -25,7 +26,8 @@ class StatusIcon(QLabel):
 
     def render_model(self, model: AgentModel, now: datetime) -> None:
         colour = COLOURS[model.status]
-        self.setText(f'<span style="color:{colour}">&#9679;</span> {model.status.label}')
+        self.setText(f'<span style="color:{colour}">&#9679;</span> '
+                     f'{STATE_LABELS[model.status]}')
         tip = model.tooltip(now)
         if tip != self.toolTip():
             showing = QToolTip.isVisible() and QToolTip.text() == self.toolTip()

@@ -18,6 +18,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PyQt5.QtWidgets import QAction  # noqa: E402
 from pytestqt.qtbot import QtBot  # noqa: E402
 
+from dialer.core.agent_state import AgentState  # noqa: E402
+from dialer.protocol import LoginOk  # noqa: E402
 from softphone.app import AgentApp  # noqa: E402
 from softphone.audio.bridge import AudioBridge  # noqa: E402
 from softphone.audio.check import EchoCheckResult  # noqa: E402
@@ -46,7 +48,6 @@ from softphone.audio.prefs import AudioPrefs  # noqa: E402
 from softphone.audio.virtual import VirtualAudioDevice, tone  # noqa: E402
 from softphone.audio_control import AudioControl  # noqa: E402
 from softphone.link import AgentLink  # noqa: E402
-from softphone.model import Status  # noqa: E402
 from softphone.phone import Phone  # noqa: E402
 from softphone.sip.api import RegState  # noqa: E402
 from softphone.ui.audio_menu import install_audio_menu  # noqa: E402
@@ -364,7 +365,7 @@ def test_check_runs_on_a_worker_and_its_result_comes_back_as_a_signal(
 def test_check_is_refused_while_a_customer_could_be_put_through(
         qtbot: QtBot, cards: Cards, prefs_path: Path) -> None:
     window, menu = window_with_audio(qtbot, cards, prefs_path)
-    window.link.model.status = Status.READY
+    window.link.model.status = AgentState.READY
     menu.check_action.trigger()
     menu.check.start.click()
     assert "Go Not Ready first" in menu.check.status.text()
@@ -407,7 +408,7 @@ def test_the_agent_app_gives_its_window_the_audio_menu(
     phone = Phone(FakeUa(AudioBridge(cards, FMT)))
     app = AgentApp()
     app.phone = phone
-    app.on_message({"type": "login_ok", "agent": "agent1001", "state": "not_ready"})
+    app.on_message(LoginOk("agent1001", "Ada", AgentState.NOT_READY, ()))
     assert app.window is not None
     qtbot.addWidget(app.window)
     assert menu_titles(app.window)[-1] == "A&udio"
