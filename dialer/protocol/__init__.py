@@ -57,12 +57,12 @@ from dialer.protocol.messages import (
 from dialer.protocol.wire import (
     MAX_MESSAGE_BYTES,
     PROTOCOL_VERSION,
+    as_json,
     encode,
     fields_of,
     parse_request,
     parse_server_message,
     server_message,
-    wire,
 )
 
 __all__ = [
@@ -73,6 +73,6 @@ __all__ = [
     "LogoutPending", "MAX_MESSAGE_BYTES", "NotReady", "OfferExpired", "Ok", "PROTOCOL_VERSION",
     "Ping", "Pong", "PreviewDial", "PreviewRecord", "PreviewRequest", "PreviewSkip", "PushAccept",
     "PushOffer", "PushReject", "REQUESTS", "Ready", "RecordUpdate", "Request", "SERVER_MESSAGES",
-    "ServerMessage", "State", "Welcome", "encode", "fields_of", "parse_request",
-    "parse_server_message", "server_message", "wire",
+    "ServerMessage", "State", "Welcome", "as_json", "encode", "fields_of", "parse_request",
+    "parse_server_message", "server_message",
 ]

@@ -219,7 +219,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def wire(message: Request | ServerMessage) -> dict[str, Any]:
+def as_json(message: Request | ServerMessage) -> dict[str, Any]:
     """The frame's JSON object: envelope (`v`, `type`, `id` or `re` when set), then the fields."""
     out: dict[str, Any] = {"v": PROTOCOL_VERSION, "type": message.TYPE}
     tag = "id" if isinstance(message, Request) else "re"
@@ -231,4 +231,4 @@ def wire(message: Request | ServerMessage) -> dict[str, Any]:
 
 
 def encode(message: Request | ServerMessage) -> str:
-    return json.dumps(wire(message), default=str)
+    return json.dumps(as_json(message), default=str)

@@ -64,7 +64,7 @@ class AgentClient:
     @property
     def seen(self) -> list[dict[str, Any]]:
         """Every message received so far, as JSON objects."""
-        return [p.wire(m) for m in self.history]
+        return [p.as_json(m) for m in self.history]
 
     async def _read(self) -> None:
         assert self._ws is not None
@@ -143,18 +143,18 @@ class AgentClient:
                      where: Callable[[dict[str, Any]], bool] | None = None) -> dict[str, Any]:
         """The next message of that type (and matching `where`), as its JSON object."""
         kinds = (kind,) if isinstance(kind, str) else kind
-        got = await self._take(lambda m: m.type in kinds and (where is None or where(p.wire(m))),
+        got = await self._take(lambda m: m.type in kinds and (where is None or where(p.as_json(m))),
                                timeout, f"{kinds} message")
-        return p.wire(got)
+        return p.as_json(got)
 
     async def request(self, kind: str, timeout: float = 10.0, **fields: Any) -> dict[str, Any]:
         """Send by name (unchecked) and wait for the reply to it, as its JSON object."""
         req_id = await self.send(kind, **fields)
         got = await self._take(lambda m: m.re == req_id, timeout, f"reply to {kind}")
-        return p.wire(got)
+        return p.as_json(got)
 
     async def login(self, agent: str, password: str) -> dict[str, Any]:
-        return p.wire(await self.ask(p.Login(agent, password)))
+        return p.as_json(await self.ask(p.Login(agent, password)))
 
 
 async def scripted_agent(url: str, login: str, password: str, code: str,
@@ -174,7 +174,7 @@ async def scripted_agent(url: str, login: str, password: str, code: str,
             msg = await c.next((p.CallConnected, p.CallEnded, p.LogoutAuthorized),
                                timeout=3600)
             if on_event is not None:
-                on_event(login, p.wire(msg))
+                on_event(login, p.as_json(msg))
             if isinstance(msg, p.CallEnded) and msg.disposition_required:
                 await c.ask(p.Disposition(msg.attempt, code, note="scripted agent"))
             elif isinstance(msg, p.LogoutAuthorized):

@@ -1,8 +1,10 @@
 """A call floor on a hand-stepped clock, with the answers the service would feed it.
 
 `FloorHarness` plays the service: it feeds events, keeps every command, answers `Claim` and
-`CreateAttempt` from a little list of contacts, and steps time with `advance(seconds)` (firing
-the floor's timers as they fall due). No Asterisk, database or event loop.
+`CreateAttempt` from a little list of contacts, checks that every `Notify` is a message of the
+agent link's protocol (`dialer.protocol.server_message`), and steps time with
+`advance(seconds)` (firing the floor's timers as they fall due). No Asterisk, database or event
+loop.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dialer.core.floor import messages as m
 from dialer.core.selection import ContactState
 from dialer.db.campaigns import CampaignInfo
 from dialer.db.repository import Claim
+from dialer.protocol import server_message
 from dialer.service.trunk_use import LiveTrunks
 from dialer.trunks import Trunk, TrunkKind
 
@@ -96,6 +99,9 @@ class FloorHarness:
                                            self._attempt(), re=cmd.re))
             elif isinstance(cmd, m.ReadCampaigns):
                 pass    # the test feeds CampaignsRead itself
+            elif isinstance(cmd, m.Notify):
+                # every message to an agent is one of the link protocol's (raises if not)
+                server_message(cmd.kind, cmd.fields, cmd.re)
 
     def answer_claim(self, cmd: m.Claim) -> None:
         if not self.contacts:
