@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
 
+from dialer.core.audio import AudioFormat, dominant_frequency, rms_dbfs, samples_of, tone_share
 from dialer.settings import Settings
 
 
@@ -210,7 +211,6 @@ def qa_calls(settings: Settings, extensions: list[str], agent: int, dtmf: str = 
     """One registration of agent seat `agent`, then one judged call per extension in turn,
     each report as soon as its call is over."""
     from softphone.audio.bridge import AudioBridge
-    from softphone.audio.pcm import AudioFormat
     from softphone.audio.virtual import Silence, VirtualAudioDevice
     from softphone.sip.api import EventQueue, RegistrationChanged, RegState, SipAccount, SipError
     from softphone.sip.pjsua2_ua import PjsuaStack, PjsuaUserAgent, local_address_towards
@@ -265,7 +265,6 @@ def _call(ua: Any, events: Any, fmt: Any, ext: QaExtension, obs: Observation, dt
           talk: float, ring_for: float) -> None:
     """Place one call with a registered `ua` and fill `obs` with what came back."""
     from softphone.audio.check import EchoProbe
-    from softphone.audio.pcm import dominant_frequency, rms_dbfs, samples_of, tone_share
     from softphone.sip.api import CallMediaChanged, CallState, CallStateChanged, DtmfReceived
 
     probe = EchoProbe(fmt, inject=ext.check is Check.ECHO)

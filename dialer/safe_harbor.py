@@ -40,7 +40,6 @@ import logging
 import os
 import shlex
 import wave
-from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -49,7 +48,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import select
 
-from dialer.audio import rms_dbfs
+from dialer.core.audio import rms_dbfs, samples_of
 from dialer.settings import REPO_ROOT
 
 if TYPE_CHECKING:
@@ -114,7 +113,7 @@ def check_wav(data: bytes) -> tuple[bytes, float]:
     if not MIN_SECONDS <= seconds <= MAX_SECONDS:
         raise AudioFileError(
             f"lasts {seconds:.2f} s; a message lasts {MIN_SECONDS:g} to {MAX_SECONDS:g} s")
-    level = rms_dbfs(array("h", frames[: len(frames) // 2 * 2]))
+    level = rms_dbfs(samples_of(frames))
     if level < SILENT_DBFS:
         raise AudioFileError(f"is silent ({level:.0f} dBFS)")
     out = io.BytesIO()

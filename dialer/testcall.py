@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from dialer.ari import AriClient, AriError
-from dialer.audio import read_wav, rms_dbfs, tone_share
+from dialer.core.audio import read_wav, rms_dbfs, tone_share
 from dialer.settings import Settings
 
 PROBE_TONE_HZ = 697

@@ -36,9 +36,9 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, TextIO
 
+from dialer.core.audio import AudioFormat, dominant_frequency, rms_dbfs, samples_of
 from softphone.audio.bridge import AudioBridge
 from softphone.audio.check import EchoProbe
-from softphone.audio.pcm import AudioFormat, dominant_frequency, rms_dbfs, samples_of
 from softphone.audio.virtual import Signal, Silence, VirtualAudioDevice, WavSignal, tone
 from softphone.sip.api import (
     AUTO_ANSWER,

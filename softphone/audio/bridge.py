@@ -16,9 +16,9 @@ import threading
 from dataclasses import dataclass
 from typing import Protocol
 
+from dialer.core.audio import AudioFormat, apply_gain, db_to_gain, rms_dbfs, samples_of
 from softphone.audio.device import AudioDevice, AudioStream
 from softphone.audio.jitter import FifoStats, FrameFifo
-from softphone.audio.pcm import AudioFormat, apply_gain, db_to_gain, rms_dbfs, samples_of
 
 
 class AudioTap(Protocol):

@@ -17,7 +17,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from softphone.audio.pcm import (
+from dialer.core.audio import (
     AudioFormat,
     ToneGenerator,
     onsets,

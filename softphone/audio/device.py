@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from softphone.audio.pcm import AudioFormat
+from dialer.core.audio import AudioFormat
 
 FrameSink = Callable[[bytes], None]
 FrameSource = Callable[[], bytes]

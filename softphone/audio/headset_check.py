@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
+from dialer.core.audio import AudioFormat, rms_dbfs, samples_of
 from softphone.audio.bridge import AudioBridge, AudioTap
 from softphone.audio.check import (
     EchoCheckResult,
@@ -34,7 +35,6 @@ from softphone.audio.check import (
     answered_or_ended,
     hang_up_and_wait,
 )
-from softphone.audio.pcm import AudioFormat, rms_dbfs, samples_of
 from softphone.sip.api import CallState, EventQueue, SipError, UserAgent
 
 ECHO_EXTENSION = "9196"

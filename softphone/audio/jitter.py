@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-from softphone.audio.pcm import apply_gain
+from dialer.core.audio import apply_gain
 
 
 @dataclass

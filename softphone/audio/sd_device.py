@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from dialer.core.audio import AudioFormat
 from softphone.audio.device import (
     AudioDeviceError,
     AudioStream,
@@ -24,7 +25,6 @@ from softphone.audio.device import (
     FrameSource,
     find_device,
 )
-from softphone.audio.pcm import AudioFormat
 
 
 def _sd() -> Any:

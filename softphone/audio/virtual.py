@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Protocol
 
+from dialer.core.audio import AudioFormat, ToneGenerator, frame_of, read_wav, resample_linear
 from softphone.audio.device import (
     AudioDeviceError,
     AudioStream,
@@ -21,7 +22,6 @@ from softphone.audio.device import (
     FrameSink,
     FrameSource,
 )
-from softphone.audio.pcm import AudioFormat, ToneGenerator, frame_of, read_wav, resample_linear
 
 DEVICE_ID = "virtual"
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from dialer.audio import read_wav, rms_dbfs
 from dialer.carrier_plan import Behaviour, number_for
+from dialer.core.audio import read_wav, rms_dbfs
 from dialer.core.campaign import CampaignStatus
 from dialer.core.selection import ContactState
 from dialer.db import repository as repo

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from dialer.audio import read_wav, rms_dbfs
 from dialer.carrier_plan import RandomMix, random_customers
+from dialer.core.audio import read_wav, rms_dbfs
 from dialer.core.campaign import CampaignStatus
 from dialer.db import repository as repo
 from dialer.db.campaigns import set_campaign_status

@@ -119,7 +119,7 @@ async def test_answered_call_carries_audio_both_ways(pbx: Backend, settings: Set
                                                     (Behaviour.FAX, 2100)])
 async def test_machines_answer_and_make_sound(pbx: Backend, settings: Settings,
                                               behaviour: Behaviour, tone_hz: int | None) -> None:
-    from dialer.audio import read_wav, tone_share
+    from dialer.core.audio import read_wav, tone_share
 
     result = await place_test_call(settings, number_for(behaviour, 1, 20), talk=3)
     assert result.answered

@@ -19,9 +19,9 @@ import wave
 from array import array
 from pathlib import Path
 
-from dialer.audio import read_wav
 from dialer.campaign_config import loads_campaign
 from dialer.carrier_plan import Behaviour, number_for
+from dialer.core.audio import read_wav
 from dialer.db.campaigns import create_campaign, get_campaign
 from dialer.db.database import open_database
 from dialer.pbx import Backend

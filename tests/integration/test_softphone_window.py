@@ -27,8 +27,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PyQt5.QtCore import QDate, QDateTime, QTime  # noqa: E402
 from PyQt5.QtWidgets import QApplication  # noqa: E402
 
-from dialer.audio import read_wav, tone_share  # noqa: E402
 from dialer.carrier_plan import Behaviour, number_for  # noqa: E402
+from dialer.core.audio import AudioFormat, read_wav, samples_of, tone_share  # noqa: E402
 from dialer.core.campaign import CampaignStatus  # noqa: E402
 from dialer.db import repository as repo  # noqa: E402
 from dialer.db.campaigns import set_campaign_status  # noqa: E402
@@ -37,7 +37,6 @@ from dialer.pbx import Backend  # noqa: E402
 from dialer.settings import Settings  # noqa: E402
 from softphone.app import AgentApp  # noqa: E402
 from softphone.audio.bridge import AudioBridge  # noqa: E402
-from softphone.audio.pcm import AudioFormat, samples_of  # noqa: E402
 from softphone.audio.virtual import VirtualAudioDevice, tone  # noqa: E402
 from softphone.phone import Phone  # noqa: E402
 from softphone.sip.api import AUTO_ANSWER, SipAccount  # noqa: E402

@@ -1,89 +1,28 @@
-"""The softphone's audio layer without a sound card or a PBX: PCM helpers, the frame FIFO between
-clocks, the virtual device, the bridge (mute, volume, tap), the echo-check analysis, prefs."""
+"""The softphone's audio layer without a sound card or a PBX: the frame FIFO between clocks, the
+virtual device, the bridge (mute, volume, tap), the echo-check analysis, prefs. The PCM helpers
+themselves (dialer/core/audio.py) are tested in test_audio.py."""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import pytest
 
-from softphone.audio.bridge import AudioBridge
-from softphone.audio.check import EchoProbe, analyse_echo
-from softphone.audio.jitter import FrameFifo
-from softphone.audio.pcm import (
+from dialer.core.audio import (
     AudioFormat,
-    ToneGenerator,
     apply_gain,
     dominant_frequency,
     frame_of,
-    read_wav,
-    resample_linear,
     rms_dbfs,
     samples_of,
-    tone_share,
     write_wav,
 )
+from softphone.audio.bridge import AudioBridge
+from softphone.audio.check import EchoProbe, analyse_echo
+from softphone.audio.jitter import FrameFifo
 from softphone.audio.prefs import AudioPrefs
 from softphone.audio.virtual import Silence, VirtualAudioDevice, WavSignal, tone
-
-FMT = AudioFormat()
-
-
-def tone_frames(freq: float, n: int, level: float = -12.0) -> list[bytes]:
-    gen = ToneGenerator(freq, FMT, level)
-    return [gen.next_frame() for _ in range(n)]
-
-
-# ---------------------------------------------------------------- PCM
-def test_format_sizes() -> None:
-    assert (FMT.rate, FMT.frame_samples, FMT.frame_bytes) == (16000, 320, 640)
-    assert AudioFormat(8000, 20).frame_samples == 160
-    assert FMT.silence() == bytes(640)
-
-
-def test_tone_has_its_level_and_frequency_and_no_phase_jumps() -> None:
-    pcm = b"".join(tone_frames(697, 50, level=-12.0))
-    s = samples_of(pcm)
-    assert rms_dbfs(s) == pytest.approx(-12 - 3.01, abs=0.1)  # a sine's RMS is peak - 3 dB
-    assert tone_share(s, FMT.rate, 697) > 0.98
-    assert tone_share(s, FMT.rate, 1004) < 0.01
-    assert dominant_frequency(s, FMT.rate) == pytest.approx(697, abs=1)
-    # continuous across frame boundaries: no sample-to-sample step larger than the sine's slope
-    peak = 32768 * 10 ** (-12 / 20)
-    max_step = peak * 2 * math.pi * 697 / FMT.rate
-    assert max(abs(a - b) for a, b in zip(s, s[1:], strict=False)) <= max_step + 2
-
-
-@pytest.mark.parametrize("freq", [300.0, 1004.0, 1209.0, 3000.0])
-def test_dominant_frequency_finds_the_tone_in_the_loudest_stretch(freq: float) -> None:
-    quiet = [FMT.silence()] * 30
-    s = samples_of(b"".join(quiet + tone_frames(freq, 20) + quiet))
-    assert dominant_frequency(s, FMT.rate) == pytest.approx(freq, abs=1)
-
-
-def test_dominant_frequency_of_silence_is_none() -> None:
-    assert dominant_frequency(samples_of(FMT.silence() * 20), FMT.rate) is None
-    assert dominant_frequency(samples_of(b""), FMT.rate) is None
-
-
-def test_gain_scales_clips_and_mutes() -> None:
-    frame = frame_of([1000, -1000, 30000, -30000])
-    assert samples_of(apply_gain(frame, 0.5)).tolist() == [500, -500, 15000, -15000]
-    assert samples_of(apply_gain(frame, 2.0)).tolist() == [2000, -2000, 32767, -32768]
-    assert apply_gain(frame, 0.0) == bytes(8)
-    assert apply_gain(frame, 1.0) is frame
-
-
-def test_wav_round_trip_and_resampling(tmp_path: Path) -> None:
-    pcm = b"".join(tone_frames(440, 10))
-    path = tmp_path / "t.wav"
-    write_wav(path, FMT.rate, pcm)
-    rate, s = read_wav(path)
-    assert rate == FMT.rate and s.tobytes() == samples_of(pcm).tobytes()
-    down = resample_linear(s, 16000, 8000)
-    assert len(down) == len(s) // 2
-    assert dominant_frequency(down, 8000) == pytest.approx(440, abs=1)
+from tests.unit.test_audio import FMT, tone_frames
 
 
 # ---------------------------------------------------------------- FIFO between clocks

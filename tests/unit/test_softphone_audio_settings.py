@@ -19,6 +19,14 @@ from PyQt5.QtWidgets import QAction  # noqa: E402
 from pytestqt.qtbot import QtBot  # noqa: E402
 
 from dialer.core.agent_state import AgentState  # noqa: E402
+from dialer.core.audio import (  # noqa: E402
+    AudioFormat,
+    ToneGenerator,
+    apply_gain,
+    frame_of,
+    rms_dbfs,
+    samples_of,
+)
 from dialer.protocol import LoginOk  # noqa: E402
 from softphone.app import AgentApp  # noqa: E402
 from softphone.audio.bridge import AudioBridge  # noqa: E402
@@ -35,14 +43,6 @@ from softphone.audio.headset_check import (  # noqa: E402
     HeadsetProbe,
     Phase,
     judge_headset,
-)
-from softphone.audio.pcm import (  # noqa: E402
-    AudioFormat,
-    ToneGenerator,
-    apply_gain,
-    frame_of,
-    rms_dbfs,
-    samples_of,
 )
 from softphone.audio.prefs import AudioPrefs  # noqa: E402
 from softphone.audio.virtual import VirtualAudioDevice, tone  # noqa: E402

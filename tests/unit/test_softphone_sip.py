@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from softphone.audio.pcm import AudioFormat
+from dialer.core.audio import AudioFormat
 from softphone.headless import Reporter, build_parser, parse_agents, parse_voice
 from softphone.sip.api import (
     AUTO_ANSWER,

@@ -1,14 +1,11 @@
-"""The carrier's numbering plan and the audio measurements: pure."""
+"""The carrier's numbering plan: pure."""
 
 from __future__ import annotations
 
-import math
-from array import array
 from collections import Counter
 
 import pytest
 
-from dialer.audio import goertzel_power, rms_dbfs, tone_share
 from dialer.carrier_plan import (
     Behaviour,
     PlanError,
@@ -56,23 +53,3 @@ def test_random_customers_are_seeded_distinct_and_follow_the_mix() -> None:
     assert all(parse(c.number).behaviour == c.behaviour for c in a)
     rings = [c.ring_s for c in a if c.behaviour == Behaviour.ANSWER]
     assert 7.0 < sum(rings) / len(rings) < 10.5
-
-
-def _tone(freq: float, seconds: float, amplitude: int = 8000, rate: int = 8000) -> array[int]:
-    return array("h", (int(amplitude * math.sin(2 * math.pi * freq * i / rate))
-                       for i in range(int(seconds * rate))))
-
-
-def test_levels_and_tone_shares() -> None:
-    assert rms_dbfs(array("h", [0] * 800)) == -math.inf
-    full = _tone(1000, 1, amplitude=32767)
-    assert rms_dbfs(full) == pytest.approx(-3.01, abs=0.05)
-    assert tone_share(_tone(1004, 1), 8000, 1004) > 0.95
-    assert tone_share(_tone(697, 1), 8000, 1004) < 0.01
-    mixed = array("h", (a + b for a, b in zip(_tone(697, 1), _tone(1004, 1), strict=True)))
-    assert 0.4 < tone_share(mixed, 8000, 697) < 0.6
-    assert goertzel_power(_tone(697, 0.1), 8000, 697) > 100 * goertzel_power(_tone(697, 0.1),
-                                                                               8000, 1500)
-    # silence between tone bursts does not dilute the share
-    bursts = _tone(1100, 0.5) + array("h", [0] * 24000)
-    assert tone_share(bursts, 8000, 1100) > 0.9

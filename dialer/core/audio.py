@@ -1,8 +1,15 @@
-"""16-bit PCM helpers for the softphone: frame format, tones, gain, levels and tone analysis. Pure.
+"""16-bit PCM audio, for the dialer and the softphone: frames, tones, gain, WAV files and analysis.
 
-Frames are `bytes` of signed 16-bit little-endian mono samples; a frame lasts
-`AudioFormat.frame_ms`.
-Nothing here touches a device, a socket or a clock.
+One module for both sides (it replaces `dialer/audio.py` and `softphone/audio/pcm.py`). Samples are
+signed 16-bit integers; a frame is `bytes` of little-endian mono samples lasting
+`AudioFormat.frame_ms`. Pure: nothing here touches a device, a socket or a clock, and the only
+files read or written are the WAV files `read_wav` and `write_wav` are given. It imports nothing
+of the dialer, so the softphone can use it without the dialer's database or ARI client.
+
+- frames: `AudioFormat`, `samples_of`, `frame_of`, `apply_gain`, `db_to_gain`, `ToneGenerator`
+- analysis: `rms_dbfs` (level), `goertzel_power` (power at one frequency), `tone_share` (how much
+  of a sound is one tone), `dominant_frequency`, `tone_envelope` and `onsets` (where bursts start)
+- files: `read_wav`, `write_wav`, `resample_linear` (voice files to the call's rate)
 """
 
 from __future__ import annotations
@@ -16,8 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 FULL_SCALE = 32768.0
+SILENCE_MEAN_SQUARE = 10.0   # a stretch whose mean square is below this (-70 dBFS) is silent
 
 
+# ------------------------------------------------------------------------------ frames
 @dataclass(frozen=True)
 class AudioFormat:
     """Sample rate and frame length of a 16-bit mono stream."""
@@ -38,7 +47,7 @@ class AudioFormat:
 
 
 def samples_of(frame: bytes) -> array[int]:
-    """The samples of a little-endian 16-bit frame."""
+    """The samples of little-endian 16-bit `frame` (a trailing odd byte is left out)."""
     a = array("h")
     a.frombytes(frame[: len(frame) - len(frame) % 2])
     if sys.byteorder == "big":
@@ -87,6 +96,7 @@ class ToneGenerator:
         )
 
 
+# ------------------------------------------------------------------------------ analysis
 def rms_dbfs(samples: Sequence[int]) -> float:
     """Root-mean-square level in dB relative to full scale (-inf for digital silence)."""
     if not samples:
@@ -109,15 +119,29 @@ def goertzel_power(samples: Sequence[int], rate: int, freq: float) -> float:
     return 2 * power / (n * n)
 
 
-def tone_share(samples: Sequence[int], rate: int, freq: float) -> float:
-    """Share (0..1) of the energy of `samples` that lies at `freq`."""
-    n = len(samples)
-    if n == 0:
+def tone_share(samples: Sequence[int], rate: int, freq: float, window: float = 0.1) -> float:
+    """Share (0..1) of the energy of `samples` that lies at `freq`, over the stretches that are
+    not silent.
+
+    Measured window by window (`window` seconds, so about 1/`window` Hz wide): silence between
+    bursts does not dilute it, and a tone a few Hz off `freq` (a codec, a resampler, a frequency
+    estimated to 0.5 Hz) still counts. `samples` shorter than one window are one window; after
+    the last whole window, the rest is left out.
+    """
+    if window <= 0:
+        raise ValueError(f"tone_share: window must be positive, got {window} s")
+    size = min(len(samples), max(1, int(rate * window)))
+    if size == 0:
         return 0.0
-    mean_sq = sum(s * s for s in samples) / n
-    if mean_sq == 0:
-        return 0.0
-    return min(1.0, goertzel_power(samples, rate, freq) / mean_sq)
+    at_freq = total = 0.0
+    for start in range(0, len(samples) - size + 1, size):
+        chunk = samples[start:start + size]
+        mean_sq = sum(s * s for s in chunk) / size
+        if mean_sq < SILENCE_MEAN_SQUARE:
+            continue
+        at_freq += goertzel_power(chunk, rate, freq)
+        total += mean_sq
+    return 0.0 if total == 0 else min(1.0, at_freq / total)
 
 
 def dominant_frequency(samples: Sequence[int], rate: int, lo: float = 100.0,
@@ -168,6 +192,7 @@ def onsets(envelope: Sequence[float], threshold: float, min_gap: int) -> list[in
     return found
 
 
+# ------------------------------------------------------------------------------ files
 def read_wav(path: Path) -> tuple[int, array[int]]:
     """(sample rate, mono 16-bit samples) of a PCM WAV file (the first channel of a stereo one)."""
     with wave.open(str(path), "rb") as w:
