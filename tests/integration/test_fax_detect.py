@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from dialer.ari import AriError
-from dialer.audio import read_wav, tone_share
 from dialer.carrier_plan import Behaviour, number_for
+from dialer.core.audio import read_wav, tone_share
 from dialer.pbx import Backend
 from dialer.service.fax import (
     FAX_TONE_HZ,

@@ -195,11 +195,16 @@ def test_read_wav_takes_the_first_channel_and_refuses_8_bit(tmp_path: Path) -> N
 
 
 # ------------------------------------------------------------------------------ one module, light
-def test_the_softphone_loads_no_more_of_the_dialer_than_this_module() -> None:
+def test_the_softphone_loads_only_the_dialers_pure_modules() -> None:
+    """This module and the agent link's messages (with the agent states and results they
+    name), nothing of the dialer's database, ARI or service."""
     code = ("import sys, softphone.app, softphone.headless, softphone.audio.headset_check\n"
             "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in "
             "('dialer', 'sqlalchemy', 'aiohttp', 'alembic'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=60, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
                          cwd=Path(__file__).resolve().parents[2], check=True)
-    assert out.stdout.split() == ["dialer", "dialer.core", "dialer.core.audio"]
+    assert out.stdout.split() == [
+        "dialer", "dialer.core", "dialer.core.agent_state", "dialer.core.audio",
+        "dialer.core.results", "dialer.core.timeutil", "dialer.protocol",
+        "dialer.protocol.messages", "dialer.protocol.wire"]
