@@ -24,13 +24,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dialer.carrier_plan import Behaviour, number_for  # noqa: E402
+from dialer.config.settings import load_settings  # noqa: E402
 from dialer.core.campaign import CampaignStatus  # noqa: E402
 from dialer.db import repository as repo  # noqa: E402
 from dialer.db.campaigns import set_campaign_status  # noqa: E402
 from dialer.pbx import backend  # noqa: E402
+from dialer.qa.carrier_plan import Behaviour, number_for  # noqa: E402
 from dialer.service.client import scripted_agent  # noqa: E402
-from dialer.settings import load_settings  # noqa: E402
 from tests.integration.dialer_env import dialer_env, password  # noqa: E402
 
 SEATS = list(range(1001, 1021))

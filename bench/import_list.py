@@ -21,7 +21,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dialer.campaign_config import loads_campaign  # noqa: E402
+from dialer.config.campaign import loads_campaign  # noqa: E402
 from dialer.db import open_database  # noqa: E402
 from dialer.db.campaigns import create_campaign, import_contacts  # noqa: E402
 from dialer.lists import read_list  # noqa: E402

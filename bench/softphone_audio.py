@@ -61,9 +61,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import pjsua2 as pj  # type: ignore[import-untyped]  # noqa: E402
 
+from dialer.config.settings import load_settings  # noqa: E402
 from dialer.core.audio import AudioFormat, ToneGenerator, samples_of  # noqa: E402
 from dialer.pbx import backend  # noqa: E402
-from dialer.settings import load_settings  # noqa: E402
 from softphone.audio.bridge import AudioBridge  # noqa: E402
 from softphone.audio.device import AudioStream, DeviceInfo, FrameSink, FrameSource  # noqa: E402
 from softphone.audio.virtual import Silence, VirtualAudioDevice, tone  # noqa: E402

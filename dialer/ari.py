@@ -14,7 +14,7 @@ from typing import Any
 
 import aiohttp
 
-from dialer.settings import PbxSettings
+from dialer.config.settings import PbxSettings
 
 
 class AriError(Exception):

@@ -48,8 +48,8 @@ from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import select
 
+from dialer.config.settings import REPO_ROOT
 from dialer.core.audio import rms_dbfs, samples_of
-from dialer.settings import REPO_ROOT
 
 if TYPE_CHECKING:
     from dialer.db.database import Database

@@ -14,7 +14,7 @@ from sqlalchemy import Table, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from dialer.campaign_config import CampaignConfig, parse_campaign
+from dialer.config.campaign import CampaignConfig, parse_campaign
 from dialer.core.callbacks import CallbackFallback, CallbackPolicy
 from dialer.core.calling_hours import zones_key
 from dialer.core.campaign import CampaignStatus, DialMode

@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from dialer.config.settings import Settings
 from dialer.pbx.base import Backend, PbxError, Status
 from dialer.pbx.chroot import ChrootBackend
 from dialer.pbx.docker import DockerBackend, engine_answers
-from dialer.settings import Settings
 
 __all__ = ["Backend", "PbxError", "Status", "backend"]
 

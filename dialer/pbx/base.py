@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from dialer.settings import Settings
+from dialer.config.settings import Settings
 
 INSTANCES = ("pbx", "carrier")
 

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from dialer.config.settings import Settings
 from dialer.pbx.base import (
     INSTANCES,
     InstanceStatus,
@@ -29,7 +30,6 @@ from dialer.pbx.base import (
 )
 from dialer.pbx.render import render_all, state_dirs
 from dialer.pbx.rootfs import ensure_rootfs, is_ready, rootfs_path
-from dialer.settings import Settings
 
 START_SCRIPT = (
     'mount --bind "$1" "$2/opendialer" && mount --bind "$3" "$2/etc/hosts" && '

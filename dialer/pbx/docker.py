@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from dialer.config.settings import REPO_ROOT, Settings
 from dialer.pbx.base import (
     INSTANCES,
     InstanceStatus,
@@ -23,7 +24,6 @@ from dialer.pbx.base import (
     wait_for_ari,
 )
 from dialer.pbx.render import render_all, state_dirs
-from dialer.settings import REPO_ROOT, Settings
 
 COMPOSE = REPO_ROOT / "docker" / "compose.yaml"
 

@@ -3,8 +3,8 @@
 `config/asterisk/` (PBX) and `config/carrier/` (simulated carrier) hold plain Asterisk files with
 `@@NAME@@` placeholders (Asterisk's own `${...}` stays untouched). Rendering fills them from the
 settings and writes the agent seats' endpoints into `pjsip_agents.conf` and the trunks of
-`config/trunks.toml` (`dialer.trunks`) into `pjsip_trunks.conf`. Both back ends (Docker and the
-Docker-less chroot) mount the rendered trees at `/opendialer/etc/{pbx,carrier}`.
+`config/trunks.toml` (`dialer.config.trunks`) into `pjsip_trunks.conf`. Both back ends (Docker
+and the Docker-less chroot) mount the rendered trees at `/opendialer/etc/{pbx,carrier}`.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import re
 import shutil
 from pathlib import Path
 
-from dialer.settings import REPO_ROOT, Settings
-from dialer.trunks import Trunk, load_trunks, pjsip_conf, trunks_path
+from dialer.config.settings import REPO_ROOT, Settings
+from dialer.config.trunks import Trunk, load_trunks, pjsip_conf, trunks_path
 
 PLACEHOLDER = re.compile(r"@@([A-Z_]+)@@")
 INSTANCES = {"pbx": REPO_ROOT / "config" / "asterisk", "carrier": REPO_ROOT / "config" / "carrier"}

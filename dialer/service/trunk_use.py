@@ -2,12 +2,12 @@
 
 A campaign names its trunks, preferred first (`trunk = ["carrier-reg", "carrier"]` in its TOML).
 Each call leaves by the first of them that is under its `max_channels` and not marked failed. A
-call that fails with a trunk fault (congestion, unreachable: `dialer.trunks.fault_of`) is dialed
-again, as the same attempt, through the next trunk it has not tried. A trunk is marked failed (and
-skipped by every call for `hold_off` seconds) after `faults_to_fail` faults in a row with no call
-carried in between: one 503 can be the carrier's answer for one destination, three in a row are
-the trunk, and dialing on through a dead trunk would only burn the list's attempts. Pacing never
-launches more calls than the campaign's trunks have free channels.
+call that fails with a trunk fault (congestion, unreachable: `dialer.config.trunks.fault_of`) is
+dialed again, as the same attempt, through the next trunk it has not tried. A trunk is marked
+failed (and skipped by every call for `hold_off` seconds) after `faults_to_fail` faults in a row
+with no call carried in between: one 503 can be the carrier's answer for one destination, three
+in a row are the trunk, and dialing on through a dead trunk would only burn the list's attempts.
+Pacing never launches more calls than the campaign's trunks have free channels.
 
 The caller ID a customer sees is the campaign's, or when the campaign sets none, the trunk's.
 
@@ -22,9 +22,16 @@ import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 
+from dialer.config.settings import Settings
+from dialer.config.trunks import (
+    Trunk,
+    TrunkError,
+    TrunkFault,
+    TrunkSelector,
+    load_trunks,
+    trunks_path,
+)
 from dialer.pbx.render import values
-from dialer.settings import Settings
-from dialer.trunks import Trunk, TrunkError, TrunkFault, TrunkSelector, load_trunks, trunks_path
 
 log = logging.getLogger(__name__)
 

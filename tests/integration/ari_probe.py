@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from dialer.ari import AriClient, AriError
+from dialer.config.settings import Settings
 from dialer.core.audio import read_wav
-from dialer.settings import Settings
 
 
 class AriProbe:

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from dialer.config.settings import Settings, load_settings
 from dialer.pbx import Backend, backend
-from dialer.settings import Settings, load_settings
 
 
 @pytest.fixture(scope="session")

@@ -11,19 +11,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dialer.ari import AriClient
-from dialer.campaign_config import loads_campaign
+from dialer.config.campaign import loads_campaign
+from dialer.config.settings import REPO_ROOT, Settings
 from dialer.db import repository as repo
 from dialer.db.agents import add_agent
 from dialer.db.campaigns import create_campaign, get_campaign, insert_contacts
 from dialer.db.database import Database, open_database
 from dialer.lists import NewContact
-from dialer.phones import Phone, start_phones
+from dialer.qa.phones import Phone, start_phones
 from dialer.safe_harbor import install_safe_harbor
 from dialer.service.engine import Engine
 from dialer.service.lease import acquire_lease
 from dialer.service.link import LinkServer
 from dialer.service.trunk_use import live_trunks
-from dialer.settings import REPO_ROOT, Settings
 
 # the test dialer's agent link; another port lets two test runs share a machine
 LINK_PORT = int(os.environ.get("OPENDIALER_TEST_LINK_PORT", "8766"))

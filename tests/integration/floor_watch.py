@@ -34,11 +34,11 @@ import aiohttp
 from sqlalchemy import select
 
 from dialer.ari import AriClient, AriError
+from dialer.config.settings import Settings
 from dialer.db.database import Database
 from dialer.db.models import AttemptEvent, CallAttempt
 from dialer.pbx import Backend
 from dialer.service.client import AgentClient, LinkClosed
-from dialer.settings import Settings
 
 AGENT_CHANNEL = re.compile(r"PJSIP/agent(\d+)-")
 CUSTOMER_CHANNEL = re.compile(r"PJSIP/carrier")      # the trunks `carrier` and `carrier-reg`

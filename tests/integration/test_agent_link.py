@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from dialer.carrier_plan import Behaviour, number_for
+from dialer.config.settings import Settings
 from dialer.db.models import AgentStateLog, CallAttempt, Contact, Disposition
 from dialer.pbx import Backend
+from dialer.qa.carrier_plan import Behaviour, number_for
 from dialer.service.client import AgentClient
-from dialer.settings import Settings
 from tests.integration.dialer_env import dialer_env, password
 
 pytestmark = pytest.mark.pbx

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from dialer.carrier_plan import Behaviour, number_for
+from dialer.config.settings import Settings
 from dialer.core.campaign import CampaignStatus
 from dialer.db import repository as repo
 from dialer.db.campaigns import set_campaign_status
 from dialer.pbx import Backend
-from dialer.settings import Settings
+from dialer.qa.carrier_plan import Behaviour, number_for
 from tests.integration.dialer_env import LINK_PORT, SUPERVISOR, DialerEnv, dialer_env, password
 from tests.integration.floor_watch import (
     FloorAgent,

@@ -28,10 +28,10 @@ from typing import Any
 
 import pytest
 
-from dialer.carrier_plan import Behaviour, number_for
+from dialer.config.settings import Settings
 from dialer.core.results import CallFacts, CallResult, DialStatus, HangupSide, classify
 from dialer.pbx import Backend
-from dialer.settings import Settings
+from dialer.qa.carrier_plan import Behaviour, number_for
 from tests.integration.ari_probe import AriProbe
 
 pytestmark = pytest.mark.pbx

@@ -13,15 +13,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from dialer.carrier_plan import Behaviour, number_for
+from dialer.config.settings import Settings
 from dialer.core.campaign import CampaignStatus
 from dialer.core.results import AttemptPhase
 from dialer.db import repository as repo
 from dialer.db.campaigns import set_campaign_status
 from dialer.db.models import AttemptEvent, CallAttempt
 from dialer.pbx import Backend
+from dialer.qa.carrier_plan import Behaviour, number_for
 from dialer.service.client import scripted_agent
-from dialer.settings import Settings
 from tests.integration.dialer_env import dialer_env, password
 
 pytestmark = pytest.mark.pbx

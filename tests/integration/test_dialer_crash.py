@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import select
 
 from dialer.ari import AriClient
-from dialer.campaign_config import loads_campaign
-from dialer.carrier_plan import Behaviour, number_for
+from dialer.config.campaign import loads_campaign
+from dialer.config.settings import REPO_ROOT, Settings
 from dialer.core.campaign import CampaignStatus
 from dialer.core.results import CallResult
 from dialer.db import repository as repo
@@ -26,9 +26,9 @@ from dialer.db.database import Database, open_database
 from dialer.db.models import AttemptEvent, CallAttempt, Disposition
 from dialer.lists import NewContact
 from dialer.pbx import Backend
-from dialer.phones import start_phones
+from dialer.qa.carrier_plan import Behaviour, number_for
+from dialer.qa.phones import start_phones
 from dialer.service.client import scripted_agent
-from dialer.settings import REPO_ROOT, Settings
 from tests.integration.dialer_env import CAMPAIGN, password
 
 pytestmark = pytest.mark.pbx

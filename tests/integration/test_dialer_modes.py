@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from dialer.carrier_plan import Behaviour, number_for
+from dialer.config.settings import Settings
 from dialer.core.audio import read_wav, rms_dbfs
 from dialer.core.campaign import CampaignStatus
 from dialer.core.selection import ContactState
 from dialer.db import repository as repo
 from dialer.db.campaigns import set_campaign_status
 from dialer.pbx import Backend
+from dialer.qa.carrier_plan import Behaviour, number_for
 from dialer.service.client import AgentClient
-from dialer.settings import Settings
 from tests.integration.dialer_env import DialerEnv, dialer_env, password
 
 pytestmark = pytest.mark.pbx

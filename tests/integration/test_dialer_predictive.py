@@ -11,15 +11,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from dialer.carrier_plan import RandomMix, random_customers
+from dialer.config.settings import Settings
 from dialer.core.audio import read_wav, rms_dbfs
 from dialer.core.campaign import CampaignStatus
 from dialer.db import repository as repo
 from dialer.db.campaigns import set_campaign_status
 from dialer.db.models import AttemptEvent, CallAttempt
 from dialer.pbx import Backend
+from dialer.qa.carrier_plan import RandomMix, random_customers
 from dialer.service.client import scripted_agent
-from dialer.settings import Settings
 from tests.integration.dialer_env import dialer_env, password
 
 pytestmark = pytest.mark.pbx
@@ -89,7 +89,7 @@ async def test_an_answered_customer_with_no_agent_hears_the_message_within_two_s
     """Answer -> safe-harbor message start, measured: agents who go not ready while the
     calls launched for them ring leave their customers agentless; each must hear the
     campaign's message within 2 s of answering (the rule), and the attempt says so."""
-    from dialer.carrier_plan import Behaviour, number_for
+    from dialer.qa.carrier_plan import Behaviour, number_for
     from dialer.service.client import AgentClient
 
     seats = [1011, 1012]

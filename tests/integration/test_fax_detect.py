@@ -18,9 +18,10 @@ from typing import Any
 import pytest
 
 from dialer.ari import AriError
-from dialer.carrier_plan import Behaviour, number_for
+from dialer.config.settings import Settings
 from dialer.core.audio import read_wav, tone_share
 from dialer.pbx import Backend
+from dialer.qa.carrier_plan import Behaviour, number_for
 from dialer.service.fax import (
     FAX_TONE_HZ,
     arm_fax_detection,
@@ -30,7 +31,6 @@ from dialer.service.fax import (
     fax_detection_available,
     fax_tone_count,
 )
-from dialer.settings import Settings
 from tests.integration.ari_probe import AriProbe
 
 pytestmark = pytest.mark.pbx

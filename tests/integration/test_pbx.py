@@ -8,11 +8,11 @@ import uuid
 
 import pytest
 
-from dialer.carrier_plan import Behaviour, number_for
+from dialer.config.settings import Settings
 from dialer.pbx import Backend
 from dialer.pbx.base import ari_info
-from dialer.settings import Settings
-from dialer.testcall import CUSTOMER_TONE_HZ, place_test_call
+from dialer.qa.carrier_plan import Behaviour, number_for
+from dialer.qa.testcall import CUSTOMER_TONE_HZ, place_test_call
 
 pytestmark = pytest.mark.pbx
 

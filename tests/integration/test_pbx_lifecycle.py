@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from dialer.config.settings import REPO_ROOT, Settings, load_settings
 from dialer.pbx import PbxError
 from dialer.pbx.chroot import ChrootBackend, processes_in_ns
-from dialer.settings import REPO_ROOT, Settings, load_settings
 
 pytestmark = [
     pytest.mark.pbx,

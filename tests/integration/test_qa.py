@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
+from dialer.config.settings import Settings
 from dialer.pbx import Backend
 from dialer.pbx.render import render_all
-from dialer.qa import EXTENSIONS, RECORDING_SECONDS, TONE_HZ
-from dialer.settings import Settings
+from dialer.qa.calls import EXTENSIONS, RECORDING_SECONDS, TONE_HZ
 
 pytestmark = pytest.mark.pbx
 
@@ -27,7 +27,7 @@ def reports(pbx: Backend, settings: Settings) -> dict[str, dict[str, Any]]:
         # a PBX started before the test extensions existed: give it the current dialplan
         render_all(settings)
         pbx.rx("pbx", "dialplan reload")
-    res = subprocess.run([sys.executable, "-m", "dialer.trunk_cli", "qa", "call", *EXTENSIONS,
+    res = subprocess.run([sys.executable, "-m", "dialer.cli.trunk", "qa", "call", *EXTENSIONS,
                           "--agent", str(SEAT), "--ring-for", "1.5", "--json"],
                          capture_output=True, text=True, timeout=120)
     lines = [json.loads(ln) for ln in res.stdout.splitlines() if ln.startswith("{")]
@@ -60,7 +60,7 @@ def test_each_test_extension_passes_its_qa_call(reports: dict[str, dict[str, Any
 def test_a_plain_words_report_and_a_failing_call(pbx: Backend, settings: Settings,
                                                  reports: dict[str, dict[str, Any]]) -> None:
     # 9000 is no extension: the phone's call is refused, and the QA call fails
-    res = subprocess.run([sys.executable, "-m", "dialer.trunk_cli", "qa", "call", "9197", "9000",
+    res = subprocess.run([sys.executable, "-m", "dialer.cli.trunk", "qa", "call", "9197", "9000",
                           "--agent", str(SEAT), "--talk", "1"],
                          capture_output=True, text=True, timeout=60)
     assert res.returncode == 1, res.stdout + res.stderr

@@ -19,14 +19,14 @@ import wave
 from array import array
 from pathlib import Path
 
-from dialer.campaign_config import loads_campaign
-from dialer.carrier_plan import Behaviour, number_for
+from dialer.config.campaign import loads_campaign
+from dialer.config.settings import REPO_ROOT, Settings
 from dialer.core.audio import read_wav
 from dialer.db.campaigns import create_campaign, get_campaign
 from dialer.db.database import open_database
 from dialer.pbx import Backend
+from dialer.qa.carrier_plan import Behaviour, number_for
 from dialer.safe_harbor import install_safe_harbor, safe_harbor_media
-from dialer.settings import REPO_ROOT, Settings
 from tests.integration.ari_probe import AriProbe
 
 CAMPAIGNS = REPO_ROOT / "config" / "campaigns"

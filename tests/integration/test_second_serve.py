@@ -22,14 +22,14 @@ import pytest
 from sqlalchemy import select
 
 from dialer.ari import AriClient
-from dialer.carrier_plan import Behaviour, number_for
+from dialer.config.settings import REPO_ROOT, Settings
 from dialer.core.campaign import CampaignStatus
 from dialer.core.results import CallResult
 from dialer.db.campaigns import set_campaign_status
 from dialer.db.models import CallAttempt
 from dialer.pbx import Backend
+from dialer.qa.carrier_plan import Behaviour, number_for
 from dialer.service.client import AgentClient
-from dialer.settings import REPO_ROOT, Settings
 from tests.integration.dialer_env import LINK_PORT, dialer_env, password
 
 pytestmark = pytest.mark.pbx

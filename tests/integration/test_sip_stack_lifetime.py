@@ -12,7 +12,7 @@ import subprocess
 import sys
 import textwrap
 
-from dialer.settings import REPO_ROOT
+from dialer.config.settings import REPO_ROOT
 
 SCRIPT = textwrap.dedent("""
     import gc, threading

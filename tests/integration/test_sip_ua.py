@@ -25,11 +25,11 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from dialer.config.settings import REPO_ROOT, Settings, load_settings
 from dialer.core.audio import AudioFormat, dominant_frequency, read_wav, rms_dbfs, samples_of
 from dialer.core.audio import tone_share as share_at
 from dialer.pbx import Backend
 from dialer.pbx.chroot import ChrootBackend
-from dialer.settings import REPO_ROOT, Settings, load_settings
 from softphone.audio.bridge import AudioBridge
 from softphone.audio.check import run_echo_check
 from softphone.audio.virtual import VirtualAudioDevice, tone

@@ -15,9 +15,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PyQt5.QtWidgets import QAction  # noqa: E402
 from pytestqt.qtbot import QtBot  # noqa: E402
 
+from dialer.config.settings import Settings  # noqa: E402
 from dialer.core.audio import AudioFormat, samples_of, tone_share  # noqa: E402
 from dialer.pbx import Backend  # noqa: E402
-from dialer.settings import Settings  # noqa: E402
 from softphone.audio.bridge import AudioBridge  # noqa: E402
 from softphone.audio.virtual import Silence, VirtualAudioDevice, tone  # noqa: E402
 from softphone.link import AgentLink  # noqa: E402

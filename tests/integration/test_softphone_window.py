@@ -27,14 +27,14 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PyQt5.QtCore import QDate, QDateTime, QTime  # noqa: E402
 from PyQt5.QtWidgets import QApplication  # noqa: E402
 
-from dialer.carrier_plan import Behaviour, number_for  # noqa: E402
+from dialer.config.settings import Settings  # noqa: E402
 from dialer.core.audio import AudioFormat, read_wav, samples_of, tone_share  # noqa: E402
 from dialer.core.campaign import CampaignStatus  # noqa: E402
 from dialer.db import repository as repo  # noqa: E402
 from dialer.db.campaigns import set_campaign_status  # noqa: E402
 from dialer.db.exports import callback_rows  # noqa: E402
 from dialer.pbx import Backend  # noqa: E402
-from dialer.settings import Settings  # noqa: E402
+from dialer.qa.carrier_plan import Behaviour, number_for  # noqa: E402
 from softphone.app import AgentApp  # noqa: E402
 from softphone.audio.bridge import AudioBridge  # noqa: E402
 from softphone.audio.virtual import VirtualAudioDevice, tone  # noqa: E402

@@ -30,10 +30,10 @@ from pathlib import Path
 import pytest
 
 from dialer.ari import AriError
+from dialer.cli.trunk import reload_trunks
+from dialer.config.settings import Settings
+from dialer.config.trunks import ENV_PATH, trunks_path
 from dialer.pbx import Backend
-from dialer.settings import Settings
-from dialer.trunk_cli import reload_trunks
-from dialer.trunks import ENV_PATH, trunks_path
 from tests.integration.ari_probe import AriProbe
 
 pytestmark = pytest.mark.pbx

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from dialer.carrier_plan import Behaviour, number_for
+from dialer.config.settings import Settings
 from dialer.core.campaign import CampaignStatus
 from dialer.db.campaigns import set_campaign_status
 from dialer.pbx import Backend
+from dialer.qa.carrier_plan import Behaviour, number_for
 from dialer.service.client import AgentClient
 from dialer.service.supervisor import render_text
-from dialer.settings import Settings
 from tests.integration.dialer_env import LINK_PORT, SUPERVISOR, dialer_env, password
 
 pytestmark = pytest.mark.pbx

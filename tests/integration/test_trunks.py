@@ -25,17 +25,7 @@ import pytest
 from sqlalchemy import select
 
 from dialer.ari import AriClient
-from dialer.carrier_plan import Behaviour, number_for
-from dialer.core.campaign import CampaignStatus
-from dialer.core.results import AttemptPhase
-from dialer.db import repository as repo
-from dialer.db.campaigns import set_campaign_status
-from dialer.db.models import AttemptEvent
-from dialer.pbx import Backend
-from dialer.pbx.chroot import ChrootBackend
-from dialer.service.client import scripted_agent
-from dialer.settings import REPO_ROOT, Settings, load_settings
-from dialer.trunk_cli import (
+from dialer.cli.trunk import (
     RegStatus,
     TrunkTestReport,
     contact_status,
@@ -44,7 +34,17 @@ from dialer.trunk_cli import (
     trunk_test_call,
     wait_registrations,
 )
-from dialer.trunks import Trunk, TrunkError, TrunkFault, TrunkSelector, fault_of
+from dialer.config.settings import REPO_ROOT, Settings, load_settings
+from dialer.config.trunks import Trunk, TrunkError, TrunkFault, TrunkSelector, fault_of
+from dialer.core.campaign import CampaignStatus
+from dialer.core.results import AttemptPhase
+from dialer.db import repository as repo
+from dialer.db.campaigns import set_campaign_status
+from dialer.db.models import AttemptEvent
+from dialer.pbx import Backend
+from dialer.pbx.chroot import ChrootBackend
+from dialer.qa.carrier_plan import Behaviour, number_for
+from dialer.service.client import scripted_agent
 from tests.integration.dialer_env import DialerEnv, dialer_env, password
 
 pytestmark = [
@@ -178,7 +178,7 @@ async def test_the_carrier_refuses_calls_until_the_trunk_registers(
 # ------------------------------------------------------------------------------ IP trunk
 def test_ip_trunk_test_command_reports_in_plain_words(env: dict[str, str],
                                                       trunks: dict[str, Trunk]) -> None:
-    res = subprocess.run([sys.executable, "-m", "dialer.trunk_cli", "trunk", "test", "carrier",
+    res = subprocess.run([sys.executable, "-m", "dialer.cli.trunk", "trunk", "test", "carrier",
                           number_for(Behaviour.ANSWER, 1, 0), "--talk", "1"],
                          capture_output=True, text=True, timeout=60, env=_env(env))
     out = res.stdout
@@ -277,7 +277,7 @@ def test_bad_trunk_settings_are_refused_with_the_field_named_and_nothing_reloade
                    'host = "127.0.0.1:5999"\nmax_channels = 1\n')
     rendered = settings.runtime_dir / "etc/pbx/pjsip_trunks.conf"
     before = rendered.read_bytes()
-    res = subprocess.run([sys.executable, "-m", "dialer.trunk_cli", "trunk", "reload"],
+    res = subprocess.run([sys.executable, "-m", "dialer.cli.trunk", "trunk", "reload"],
                          capture_output=True, text=True, timeout=30,
                          env=_env(env, OPENDIALER_TRUNKS=str(bad)))
     assert res.returncode == 2
@@ -286,7 +286,7 @@ def test_bad_trunk_settings_are_refused_with_the_field_named_and_nothing_reloade
     assert "not-the-password" not in res.stderr + res.stdout
     assert rendered.read_bytes() == before
     assert "Unable to find" in pbx.rx("pbx", "pjsip show endpoint carrier-new")
-    check = subprocess.run([sys.executable, "-m", "dialer.trunk_cli", "trunk", "check"],
+    check = subprocess.run([sys.executable, "-m", "dialer.cli.trunk", "trunk", "check"],
                            capture_output=True, text=True, timeout=30,
                            env=_env(env, OPENDIALER_TRUNKS=str(bad)))
     assert check.returncode == 2 and "max_channels" in check.stderr

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dialer import pacing as pc
+from dialer.config.trunks import Trunk, TrunkKind
 from dialer.core.campaign import CampaignStatus, DialMode
 from dialer.core.floor import Floor, Limits
 from dialer.core.floor import messages as m
@@ -22,7 +23,6 @@ from dialer.db.campaigns import CampaignInfo
 from dialer.db.repository import Claim
 from dialer.protocol import server_message
 from dialer.service.trunk_use import LiveTrunks
-from dialer.trunks import Trunk, TrunkKind
 
 T0 = datetime(2026, 12, 3, 15, 0, tzinfo=UTC)
 

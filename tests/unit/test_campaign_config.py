@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dialer.campaign_config import CampaignConfigError, load_campaign, loads_campaign
+from dialer.config.campaign import CampaignConfigError, load_campaign, loads_campaign
 from dialer.core.campaign import DialMode
 from dialer.core.results import CallResult
 

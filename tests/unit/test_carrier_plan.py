@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from dialer.carrier_plan import (
+from dialer.qa.carrier_plan import (
     Behaviour,
     PlanError,
     RandomMix,

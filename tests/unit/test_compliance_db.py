@@ -16,8 +16,9 @@ import pytest
 from alembic import command
 from sqlalchemy import select
 
-from dialer import compliance_cli
-from dialer.campaign_config import CampaignConfigError, loads_campaign
+from dialer.cli import compliance as compliance_cli
+from dialer.config.campaign import CampaignConfigError, loads_campaign
+from dialer.config.settings import Settings
 from dialer.core.agent_state import AgentState
 from dialer.core.callbacks import CallbackFallback
 from dialer.core.campaign import CampaignStatus
@@ -46,7 +47,6 @@ from dialer.db.repository import (
 )
 from dialer.dnc_lists import parse_dnc
 from dialer.lists import ListRejected, parse_list
-from dialer.settings import Settings
 from tests.unit.test_ledger import NOW, hand_made
 
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)  # Monday 10:00 in New York, 07:00 in LA

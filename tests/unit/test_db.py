@@ -18,7 +18,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import func, inspect, select, text
 
-from dialer.campaign_config import loads_campaign
+from dialer.config.campaign import loads_campaign
 from dialer.core.agent_state import (
     AgentMachine,
     CallReserved,

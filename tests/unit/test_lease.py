@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from dialer.config.settings import REPO_ROOT
 from dialer.service.lease import (
     Holder,
     LeaseError,
@@ -25,7 +26,6 @@ from dialer.service.lease import (
     pg_app_name,
     pg_holder,
 )
-from dialer.settings import REPO_ROOT
 
 HOLD = """
 import sys, time

@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 
-from dialer import compliance_report as report
+from dialer.cli import report
 from dialer.core.ledger import AttemptFacts, Flag, Rate, build_ledger, judge, window_rate
 from dialer.core.results import CallResult, HangupSide
 

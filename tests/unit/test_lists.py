@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from dialer import carrier_plan
 from dialer.lists import (
     ListError,
     ParsedList,
@@ -17,6 +16,7 @@ from dialer.lists import (
     parse_list,
     read_list,
 )
+from dialer.qa import carrier_plan
 
 DEMO = Path(__file__).resolve().parents[2] / "config" / "lists" / "demo.csv"
 

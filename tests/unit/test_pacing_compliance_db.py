@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from dialer import pacing as pc
-from dialer.campaign_config import loads_campaign
+from dialer.config.campaign import loads_campaign
 from dialer.core.campaign import CampaignStatus
 from dialer.core.ledger import AttemptFacts, build_ledger
 from dialer.core.results import AttemptPhase, CallFacts, CallResult

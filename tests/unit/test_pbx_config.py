@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from dialer.config.settings import REPO_ROOT, SettingsError, load_settings
 from dialer.pbx.render import RenderError, agents_conf, render_all, render_text
 from dialer.pbx.rootfs import Recipe, rootfs_path
-from dialer.settings import REPO_ROOT, SettingsError, load_settings
 
 BASE = (REPO_ROOT / "config/opendialer.toml").read_text()
 

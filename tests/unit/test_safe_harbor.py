@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from dialer.campaign_config import CampaignConfigError, load_campaign, loads_campaign
+from dialer.config.campaign import CampaignConfigError, load_campaign, loads_campaign
 from dialer.db.campaigns import create_campaign, get_campaign
 from dialer.db.database import Database, open_database
 from dialer.db.models import Campaign, Sound

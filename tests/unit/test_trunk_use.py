@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from dialer.config.trunks import TrunkFault, load_trunks
 from dialer.service.trunk_use import LiveTrunks
-from dialer.trunks import TrunkFault, load_trunks
 
 TRUNKS = """
 [[trunk]]

@@ -10,11 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from dialer.pbx.render import render_all
-from dialer.qa import EXTENSIONS, Observation, judge, sound_seconds
-from dialer.settings import REPO_ROOT, load_settings
-from dialer.trunk_cli import RegStatus, parse_registrations, sip_answer
-from dialer.trunks import (
+from dialer.cli.trunk import RegStatus, parse_registrations, sip_answer
+from dialer.config.settings import REPO_ROOT, load_settings
+from dialer.config.trunks import (
     DEFAULT_PATH,
     Secret,
     Trunk,
@@ -27,6 +25,8 @@ from dialer.trunks import (
     parse_trunks,
     pjsip_conf,
 )
+from dialer.pbx.render import render_all
+from dialer.qa.calls import EXTENSIONS, Observation, judge, sound_seconds
 
 PLACES = {"CARRIER_HOST": "127.0.0.1", "CARRIER_SIP_PORT": "5080"}
 
@@ -241,8 +241,8 @@ def test_qualify_is_set_per_trunk_and_checked() -> None:
 
 
 def test_a_test_call_that_only_timed_out_does_not_claim_the_trunk_works() -> None:
-    from dialer.testcall import TestCallResult
-    from dialer.trunk_cli import TrunkTestReport
+    from dialer.cli.trunk import TrunkTestReport
+    from dialer.qa.testcall import TestCallResult
 
     ip = one(IP)
     silent = TestCallResult("+12125550123", "c1", ended_ms=10013.0, cause=19,

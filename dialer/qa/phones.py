@@ -19,8 +19,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from dialer.config.settings import Settings
 from dialer.pbx.base import PbxError
-from dialer.settings import Settings
 
 MODULE_DIR = Path("/usr/lib/baresip/modules")
 

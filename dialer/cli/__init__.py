@@ -9,9 +9,9 @@ import subprocess
 import sys
 import time
 
+from dialer.config.settings import Settings, SettingsError, load_settings
 from dialer.pbx import PbxError, Status, backend
 from dialer.pbx.rootfs import RootfsError
-from dialer.settings import Settings, SettingsError, load_settings
 
 
 def _print_status(st: Status) -> None:
@@ -61,7 +61,7 @@ def cmd_pbx(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_call(settings: Settings, args: argparse.Namespace) -> int:
-    from dialer.testcall import place_test_call
+    from dialer.qa.testcall import place_test_call
 
     result = asyncio.run(place_test_call(settings, args.number, ring_timeout=args.ring_timeout,
                                          talk=args.talk))
@@ -70,7 +70,7 @@ def cmd_call(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def admin_errors() -> tuple[type[BaseException], ...]:
-    from dialer import admin
+    from dialer.cli import admin
 
     return (admin.AdminError, *admin.USER_ERRORS)
 
@@ -105,10 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
                           "demo campaign to its end; prints the summary")
     demo.add_argument("--campaign", help="campaign TOML (default config/campaigns/demo.toml)")
     demo.add_argument("--list", dest="contacts", help="CSV list (default config/lists/demo.csv)")
-    from dialer import admin
+    from dialer.cli import admin
 
     admin.add_parsers(sub)
-    from dialer import compliance_cli, trunk_cli
+    from dialer.cli import compliance as compliance_cli
+    from dialer.cli import trunk as trunk_cli
 
     compliance_cli.add_parsers(sub)
     trunk_cli.add_parsers(sub)
@@ -129,17 +130,18 @@ def main(argv: list[str] | None = None) -> int:
             rest = args.rest[1:] if args.rest[:1] == ["--"] else args.rest
             return bench_main(rest)
         if args.command == "demo":
-            from dialer.demo import main as demo_main
+            from dialer.cli.demo import main as demo_main
 
             return demo_main(settings, args.campaign, args.contacts)
-        from dialer import compliance_cli, trunk_cli
+        from dialer.cli import compliance as compliance_cli
+        from dialer.cli import trunk as trunk_cli
 
         if args.command in trunk_cli.COMMANDS:
             return trunk_cli.run(settings, args) or 0
         result = compliance_cli.run(settings, args)   # prints its own errors, returns 2
         if result is not None:
             return result
-        from dialer import admin
+        from dialer.cli import admin
 
         result = admin.run(settings, args)
         if result is not None:

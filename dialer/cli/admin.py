@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from dialer.ari import AriClient
-from dialer.campaign_config import CampaignConfigError, load_campaign
+from dialer.config.campaign import CampaignConfigError, load_campaign
+from dialer.config.settings import Settings
 from dialer.core.campaign import CampaignStatus
 from dialer.db import repository as repo
 from dialer.db.agents import AgentExistsError, add_agent, list_agents
@@ -32,7 +33,6 @@ from dialer.db.exports import write_csv
 from dialer.lists import ListError, ListRejected, read_list
 from dialer.safe_harbor import install_safe_harbor
 from dialer.service.lease import Lease, LeaseError, LeaseLost, acquire_lease
-from dialer.settings import Settings
 
 USER_ERRORS = (CampaignConfigError, CampaignExistsError, AgentExistsError, ListError,
                ListRejected, repo.RepositoryError, FileNotFoundError, LeaseError)
@@ -100,7 +100,7 @@ def cmd_campaign(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_random_list(args: argparse.Namespace) -> int:
-    from dialer.carrier_plan import RandomMix, random_customers
+    from dialer.qa.carrier_plan import RandomMix, random_customers
 
     rates = (args.answer_rate, args.machine_rate, args.busy_rate)
     if any(not 0 <= r <= 1 for r in rates) or sum(rates) > 1:

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from dialer.ari import AriClient, AriError
+from dialer.config.settings import Settings
 from dialer.core.audio import read_wav, rms_dbfs, tone_share
-from dialer.settings import Settings
 
 PROBE_TONE_HZ = 697
 CUSTOMER_TONE_HZ = 1004

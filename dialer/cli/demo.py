@@ -15,9 +15,10 @@ import sys
 import time
 from pathlib import Path
 
-from dialer.admin import format_summary
 from dialer.ari import AriClient
-from dialer.campaign_config import load_campaign
+from dialer.cli.admin import format_summary
+from dialer.config.campaign import load_campaign
+from dialer.config.settings import REPO_ROOT, Settings
 from dialer.core.campaign import CampaignStatus
 from dialer.core.floor import Leg
 from dialer.core.selection import ContactState
@@ -27,14 +28,13 @@ from dialer.db.campaigns import create_campaign, import_contacts, set_campaign_s
 from dialer.db.database import open_database
 from dialer.lists import read_list
 from dialer.pbx import backend
-from dialer.phones import start_softphones
+from dialer.qa.phones import start_softphones
 from dialer.safe_harbor import install_safe_harbor
 from dialer.service.client import scripted_agent
 from dialer.service.engine import Engine
 from dialer.service.lease import acquire_lease
 from dialer.service.link import LinkServer
 from dialer.service.trunk_use import live_trunks
-from dialer.settings import REPO_ROOT, Settings
 
 SEATS = (1001, 1002, 1003)
 # DEVELOPMENT DEFAULT: the demo agents' passwords, for a database that lives in var/ only.

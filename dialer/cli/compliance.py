@@ -24,7 +24,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from dialer import compliance_report as report
+from dialer.cli import report
+from dialer.config.settings import Settings
 from dialer.core.timeutil import require_aware
 from dialer.db.campaigns import campaign_id_by_name, get_campaign, import_contacts, list_campaigns
 from dialer.db.database import Database, open_database
@@ -35,7 +36,6 @@ from dialer.db.gate import is_dialable
 from dialer.db.ledger import campaign_ledger
 from dialer.dnc_lists import read_dnc
 from dialer.lists import ListError, ListRejected, NumberError, normalize_number, read_list
-from dialer.settings import Settings
 
 COMMANDS = ("import-list", "dnc", "why", "report", "export-all")
 DNC_COLUMNS = ("e164", "list", "source", "reason", "added_at", "agent", "attempt_id")

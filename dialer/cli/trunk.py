@@ -26,9 +26,9 @@ from enum import Enum
 from typing import Any
 
 from dialer.ari import AriError
+from dialer.config.settings import Settings, SettingsError
+from dialer.config.trunks import Trunk, TrunkError, TrunkFault, TrunkKind, fault_of
 from dialer.pbx import Backend, PbxError, backend
-from dialer.settings import Settings, SettingsError
-from dialer.trunks import Trunk, TrunkError, TrunkFault, TrunkKind, fault_of
 
 COMMANDS = ("trunk", "qa")
 
@@ -147,7 +147,7 @@ class TrunkTestReport:
     trunk: Trunk
     number: str
     registration: Registration | None
-    call: Any            # dialer.testcall.TestCallResult
+    call: Any            # dialer.qa.testcall.TestCallResult
     talk: float
     reachable: str | None = None   # qualify's word for the trunk's contact (Avail, Unavail...)
     refused: str = ""              # the PBX would not even place the call, and why
@@ -259,7 +259,7 @@ def find_trunk(settings: Settings, name: str) -> Trunk:
 async def trunk_test_call(settings: Settings, be: Backend, trunk: Trunk, number: str,
                           talk: float = 3.0, ring_timeout: float = 30.0) -> TrunkTestReport:
     """One call through `trunk` (it must be loaded on the PBX), with the registration state."""
-    from dialer.testcall import TestCallResult, place_test_call
+    from dialer.qa.testcall import TestCallResult, place_test_call
 
     reg = None
     if trunk.kind is TrunkKind.REGISTRATION:
@@ -288,8 +288,8 @@ def contact_status(be: Backend, trunk: str) -> str | None:
 
 # ------------------------------------------------------------------------------ commands
 def cmd_trunk(settings: Settings, args: argparse.Namespace, out: Callable[[str], None]) -> int:
+    from dialer.config.trunks import trunks_path
     from dialer.pbx.render import trunks_conf
-    from dialer.trunks import trunks_path
 
     if args.action == "check":
         trunks, _ = trunks_conf(settings)
@@ -325,7 +325,7 @@ def cmd_trunk(settings: Settings, args: argparse.Namespace, out: Callable[[str],
 
 
 def cmd_qa(settings: Settings, args: argparse.Namespace, out: Callable[[str], None]) -> int:
-    from dialer import qa
+    from dialer.qa import calls as qa
 
     if args.action == "list":
         for ext in qa.EXTENSIONS.values():
@@ -391,8 +391,8 @@ def run(settings: Settings, args: argparse.Namespace,
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m dialer.trunk_cli trunk ...|qa ...` (the same as `dialer trunk|qa ...`)."""
-    from dialer.settings import load_settings
+    """`python -m dialer.cli.trunk trunk ...|qa ...` (the same as `dialer trunk|qa ...`)."""
+    from dialer.config.settings import load_settings
 
     parser = argparse.ArgumentParser(prog="dialer", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

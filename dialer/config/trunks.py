@@ -27,7 +27,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from dialer.settings import REPO_ROOT, SettingsError
+from dialer.config.settings import REPO_ROOT, SettingsError
 
 DEFAULT_PATH = REPO_ROOT / "config" / "trunks.toml"
 ENV_PATH = "OPENDIALER_TRUNKS"

@@ -23,8 +23,8 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
 
+from dialer.config.settings import Settings
 from dialer.core.audio import AudioFormat, dominant_frequency, rms_dbfs, samples_of, tone_share
-from dialer.settings import Settings
 
 
 class Check(Enum):

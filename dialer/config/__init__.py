@@ -1,0 +1,1 @@
+"""Configuration parsers: service settings, campaign definitions, SIP trunks."""
