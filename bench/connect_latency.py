@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from import_load import ImportLoad  # noqa: E402
-from latency_stats import latency_line, overlap, overlap_line  # noqa: E402
+from latency_stats import latency_line, overlap, overlap_line, worst  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
 from dialer.qa.carrier_plan import Behaviour, number_for  # noqa: E402
@@ -65,15 +65,31 @@ def customer_numbers(count: int) -> list[str]:
                        area_code=AREAS[i // 160 % len(AREAS)]) for i in range(count)]
 
 
+# a 10 ms sleeper in a process of its own: how late the machine wakes any process up
+MACHINE_TICKER = """
+import time
+while True:
+    t0 = time.perf_counter()
+    time.sleep(0.01)
+    late = 1000 * (time.perf_counter() - t0 - 0.01)
+    if late > 20:
+        print(f"{time.time():.3f} {late:.1f}", flush=True)
+"""
+
+
 class Probes:
     """Where the time goes, without touching the service: how late the event loop wakes up
-    (a 10 ms ticker), and how long each addChannel request takes (the ARI client's `post`
-    wrapped on this instance). A bridge's latency is the wait for the loop to start its request
-    plus the request's round trip through Asterisk."""
+    (a 10 ms ticker), how late the machine wakes another process up (the same ticker in a
+    process of its own, stalls over 20 ms), and how long each addChannel request takes (the ARI
+    client's `post` wrapped on this instance). A bridge's latency is the wait for the loop to
+    start its request plus the request's round trip through Asterisk."""
 
     def __init__(self, env: DialerEnv) -> None:
         self.lag: list[tuple[float, float]] = []          # (epoch, ms late)
         self.add_channel: list[tuple[float, float]] = []  # (epoch sent, ms)
+        self.stalls: list[tuple[float, float]] = []       # (epoch, ms late), machine-wide
+        self._machine = subprocess.Popen([sys.executable, "-c", MACHINE_TICKER],
+                                         stdout=subprocess.PIPE, text=True)
         ari = env.engine.ari
         post = ari.post
 
@@ -98,6 +114,11 @@ class Probes:
 
     def stop(self) -> None:
         self._ticker.cancel()
+        self._machine.terminate()
+        out, _ = self._machine.communicate(timeout=10)
+        for line in out.splitlines():
+            t, ms = line.split()
+            self.stalls.append((float(t), float(ms)))
 
 
 def wire_latencies(pcap: Path, carrier_port: int, pbx_rtp: range) -> list[float]:
@@ -203,9 +224,13 @@ async def run(rounds: int, load: str, wire: bool) -> int:
             cap.wait(10)
     print(latency_line("connect_latency_ms", ari, load=load, concurrent=len(SEATS),
                        abandoned=s.abandoned))
+    origin = min((answered for _, answered, _ in calls), default=0.0)
+    print(f"worst_connects_ms={worst([(t, ms) for _, t, ms in calls], origin)} "
+          "(times from the first answer)")
     print(latency_line("add_channel_http_ms", [ms for _, ms in probes.add_channel]))
-    lag = [ms for _, ms in probes.lag]
-    print(latency_line("event_loop_lag_ms", lag, "ticks", max=f"{max(lag, default=0):.2f}"))
+    print(latency_line("event_loop_lag_ms", [ms for _, ms in probes.lag], "ticks",
+                       worst=worst(probes.lag, origin)))
+    print(f"machine_stalls_over_20ms={len(probes.stalls)} worst={worst(probes.stalls, origin)}")
     code = 0
     if importer is not None:
         run_w, store = importer.run_window, importer.store
@@ -215,9 +240,8 @@ async def run(rounds: int, load: str, wire: bool) -> int:
                            [ms for _, t, ms in calls if run_w.holds(t)]))
         print(latency_line("add_channel_http_ms_during_import",
                            [ms for t, ms in probes.add_channel if run_w.holds(t)]))
-        lag = [ms for t, ms in probes.lag if run_w.holds(t)]
-        print(latency_line("event_loop_lag_ms_during_import", lag, "ticks",
-                           max=f"{max(lag, default=0):.2f}"))
+        print(latency_line("event_loop_lag_ms_during_import",
+                           [ms for t, ms in probes.lag if run_w.holds(t)], "ticks"))
         print(latency_line("connect_latency_ms_during_store",
                            [ms for _, t, ms in calls if store is not None and store.holds(t)]))
         if store is not None:

@@ -35,6 +35,13 @@ def latency_line(name: str, values_ms: Sequence[float], counted: str = "calls",
     return " ".join([head, *(f"{k}={v}" for k, v in extra.items())])
 
 
+def worst(samples: Iterable[tuple[float, float]], origin: float, n: int = 3) -> str:
+    """The `n` largest `(epoch, ms)` samples as `ms@+seconds` from `origin`, largest first
+    (`none` if there are none): to see whether the slowest calls and the stalls coincide."""
+    top = sorted(samples, key=lambda s: s[1], reverse=True)[:n]
+    return ",".join(f"{ms:.1f}@{t - origin:+.2f}s" for t, ms in top) or "none"
+
+
 @dataclass(frozen=True)
 class Window:
     """A span of wall-clock time, epoch seconds."""

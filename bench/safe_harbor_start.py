@@ -4,12 +4,12 @@ on calls abandoned on purpose.
 The rule: an answered customer who gets no live agent within 2 s must start hearing the
 identification message within 2 s of the answer. Runs the real path: PBX + carrier, 4 agents on
 real SIP phones (baresip) ready on the agent link, a predictive campaign of 48 customers who
-answer after 1-2 s and stay 11 s (longer than the shipped 10 s message, which then plays to its
-end; `--talk 3` has them hang up while hearing it). To force abandons, the floor's pacer is a
-fixed ratio of 3 calls per ready agent (`engine.floor.make_pacer`) and the 30-day compliance
-hold is switched off (`engine.holds`), so about two answered customers in three find every agent
-busy: the floor decides at `Limits.decide_after` after the answer and plays the message;
-Asterisk's PlaybackStarted is the start (`engine.floor.message_delays`).
+answer after 1-4 s and stay 11-14 s (longer than the shipped 10 s message, which then plays to
+its end; `--talk 3` has them all hang up after 3 s, while hearing it). To force abandons, the
+floor's pacer is a fixed ratio of 3 calls per ready agent (`engine.floor.make_pacer`) and the
+30-day compliance hold is switched off (`engine.holds`), so about two answered customers in
+three find every agent busy: the floor decides at `Limits.decide_after` after the answer and
+plays the message; Asterisk's PlaybackStarted is the start (`engine.floor.message_delays`).
 
 `--load import`: the 100,000-row import of bench/connect_latency.py in another process meanwhile.
 
@@ -52,12 +52,19 @@ RATIO = 3.0
 RULE_S = 2.0
 
 
-def customer_numbers(count: int, talk_s: int = 11) -> list[str]:
-    """`count` distinct customers who answer after 1 or 2 s (in turn) and stay `talk_s`."""
-    if not 0 < count <= 2 * 10 * len(AREAS):
-        raise ValueError(f"1 to {2 * 10 * len(AREAS)} customers, not {count}")
-    return [number_for(Behaviour.ANSWER, 1 + i % 2, talk_s, tag=i // 2 % 10,
-                       area_code=AREAS[i // 20 % len(AREAS)]) for i in range(count)]
+def customer_numbers(count: int, talk_s: int | None = None) -> list[str]:
+    """`count` distinct customers who answer after 1-4 s and stay 11-14 s, in turn (so the
+    agents soon fall out of step and answers keep coming), or all stay `talk_s`."""
+    talks = (talk_s,) if talk_s else (11, 12, 13, 14)
+    most = 4 * len(talks) * 10 * len(AREAS)
+    if not 0 < count <= most:
+        raise ValueError(f"1 to {most} customers, not {count}")
+    numbers = []
+    for i in range(count):
+        k = i // 4 // len(talks)           # what is left to tell them apart: tag, area code
+        numbers.append(number_for(Behaviour.ANSWER, 1 + i % 4, talks[i // 4 % len(talks)],
+                                  tag=k % 10, area_code=AREAS[k // 10 % len(AREAS)]))
+    return numbers
 
 
 def message_starts(db: Database, campaign_id: int) -> list[tuple[float, float]]:
@@ -78,7 +85,7 @@ def over_pacer(_info: Any) -> pc.Pacer:
     return pc.create_pacer("ratio", ratio=RATIO, basis="ready")
 
 
-async def run(customers: int, talk_s: int, load: str) -> int:
+async def run(customers: int, talk_s: int | None, load: str) -> int:
     settings = load_settings()
     backend(settings, log=lambda _m: None).up()
     numbers = customer_numbers(customers, talk_s)
@@ -130,7 +137,7 @@ async def run(customers: int, talk_s: int, load: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=48)
-    parser.add_argument("--talk", type=int, default=11, help="seconds a customer stays")
+    parser.add_argument("--talk", type=int, help="seconds every customer stays (default 11-14)")
     parser.add_argument("--load", choices=("none", "import"), default="none",
                         help="import: a 100,000-row list import in another process meanwhile")
     args = parser.parse_args(argv)

@@ -31,6 +31,12 @@ def test_latency_line_format() -> None:
     assert ls.latency_line("x_ms", [], "ticks") == "x_ms p50=nan p99=nan ticks=0"
 
 
+def test_worst_names_the_largest_samples_and_when() -> None:
+    samples = [(100.0, 2.0), (101.5, 250.0), (103.0, 12.25), (104.0, 1.0)]
+    assert ls.worst(samples, origin=100.0, n=2) == "250.0@+1.50s,12.2@+3.00s"
+    assert ls.worst([], origin=0.0) == "none"
+
+
 def test_parse_progress_lines_of_dialer_list_import() -> None:
     assert ls.parse_progress("  [###...........................] 5000/100000") == (5000, 100000)
     assert ls.parse_progress("  [##############################] 100000/100000 ") == (100000,
@@ -78,8 +84,15 @@ def test_connect_latency_customers_are_distinct_and_spread() -> None:
 
 
 def test_safe_harbor_customers_answer_fast_and_outstay_the_message() -> None:
-    numbers = load_bench("safe_harbor_start").customer_numbers(48)
+    bench = load_bench("safe_harbor_start")
+    numbers = bench.customer_numbers(48)
     customers = [parse(n) for n in numbers]
     assert len(set(numbers)) == 48
-    assert {c.ring_s for c in customers} == {1, 2}
-    assert {c.talk_s for c in customers} == {11}
+    assert {c.ring_s for c in customers} == {1, 2, 3, 4}
+    assert {c.talk_s for c in customers} == {11, 12, 13, 14}     # the message lasts 10 s
+    short = [parse(n) for n in bench.customer_numbers(48, talk_s=3)]
+    assert {c.talk_s for c in short} == {3} and len({c.number for c in short}) == 48
+    assert len(set(bench.customer_numbers(1280))) == 1280
+    assert len(set(bench.customer_numbers(320, talk_s=3))) == 320
+    with pytest.raises(ValueError):
+        bench.customer_numbers(321, talk_s=3)
