@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import subprocess
 import sys
 import tempfile
@@ -80,16 +81,20 @@ while True:
 class Probes:
     """Where the time goes, without touching the service: how late the event loop wakes up
     (a 10 ms ticker), how late the machine wakes another process up (the same ticker in a
-    process of its own, stalls over 20 ms), and how long each addChannel request takes (the ARI
-    client's `post` wrapped on this instance). A bridge's latency is the wait for the loop to
+    process of its own, stalls over 20 ms), how long this process's full (generation 2) garbage
+    collections stop everything, and how long each addChannel request takes (the ARI client's
+    `post` wrapped on this instance). A bridge's latency is the wait for the loop to
     start its request plus the request's round trip through Asterisk."""
 
     def __init__(self, env: DialerEnv) -> None:
         self.lag: list[tuple[float, float]] = []          # (epoch, ms late)
         self.add_channel: list[tuple[float, float]] = []  # (epoch sent, ms)
         self.stalls: list[tuple[float, float]] = []       # (epoch, ms late), machine-wide
+        self.gc_pauses: list[tuple[float, float]] = []   # (epoch, ms) of this process's GC
         self._machine = subprocess.Popen([sys.executable, "-c", MACHINE_TICKER],
                                          stdout=subprocess.PIPE, text=True)
+        self._gc_t0 = 0.0
+        gc.callbacks.append(self._gc)
         ari = env.engine.ari
         post = ari.post
 
@@ -112,7 +117,14 @@ class Probes:
             await asyncio.sleep(0.01)
             self.lag.append((time.time(), 1000 * (loop.time() - t0 - 0.01)))
 
+    def _gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._gc_t0 = time.perf_counter()
+        elif info.get("generation") == 2:
+            self.gc_pauses.append((time.time(), 1000 * (time.perf_counter() - self._gc_t0)))
+
     def stop(self) -> None:
+        gc.callbacks.remove(self._gc)
         self._ticker.cancel()
         self._machine.terminate()
         out, _ = self._machine.communicate(timeout=10)
@@ -231,6 +243,7 @@ async def run(rounds: int, load: str, wire: bool) -> int:
     print(latency_line("event_loop_lag_ms", [ms for _, ms in probes.lag], "ticks",
                        worst=worst(probes.lag, origin)))
     print(f"machine_stalls_over_20ms={len(probes.stalls)} worst={worst(probes.stalls, origin)}")
+    print(f"full_gc_pauses={len(probes.gc_pauses)} worst={worst(probes.gc_pauses, origin)}")
     code = 0
     if importer is not None:
         run_w, store = importer.run_window, importer.store
