@@ -39,7 +39,7 @@ from import_load import ImportLoad  # noqa: E402
 from latency_stats import latency_line, overlap, overlap_line, worst  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
-from dialer.qa.carrier_plan import Behaviour, number_for  # noqa: E402
+from dialer.config.settings import load_settings  # noqa: E402
 from dialer.core.agent_state import AgentState  # noqa: E402
 from dialer.core.campaign import CampaignStatus  # noqa: E402
 from dialer.core.floor import Leg  # noqa: E402
@@ -48,8 +48,8 @@ from dialer.db.campaigns import set_campaign_status  # noqa: E402
 from dialer.db.database import Database  # noqa: E402
 from dialer.db.models import CallAttempt  # noqa: E402
 from dialer.pbx import backend  # noqa: E402
+from dialer.qa.carrier_plan import Behaviour, number_for  # noqa: E402
 from dialer.service.client import scripted_agent  # noqa: E402
-from dialer.config.settings import load_settings  # noqa: E402
 from tests.integration.dialer_env import DialerEnv, dialer_env, password  # noqa: E402
 
 SEATS = list(range(1001, 1021))

@@ -36,15 +36,15 @@ from latency_stats import latency_line, overlap, overlap_line  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
 from dialer import pacing as pc  # noqa: E402
-from dialer.carrier_plan import Behaviour, number_for  # noqa: E402
+from dialer.config.settings import load_settings  # noqa: E402
 from dialer.core.campaign import CampaignStatus  # noqa: E402
 from dialer.core.results import AttemptPhase  # noqa: E402
 from dialer.db.campaigns import set_campaign_status  # noqa: E402
 from dialer.db.database import Database  # noqa: E402
 from dialer.db.models import AttemptEvent, CallAttempt  # noqa: E402
 from dialer.pbx import backend  # noqa: E402
+from dialer.qa.carrier_plan import Behaviour, number_for  # noqa: E402
 from dialer.service.client import scripted_agent  # noqa: E402
-from dialer.settings import load_settings  # noqa: E402
 from tests.integration.dialer_env import dialer_env, password  # noqa: E402
 
 SEATS = list(range(1001, 1005))
