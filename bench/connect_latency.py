@@ -213,6 +213,8 @@ async def run(rounds: int, load: str, wire: bool) -> int:
             bots = [asyncio.create_task(scripted_agent(env.url, f"agent{s}", password(s),
                                                        "SALE")) for s in SEATS]
             await ready_agents(env, len(SEATS))
+            gc.collect()        # as `dialer serve` does after start-up (dialer/cli/admin.py)
+            gc.freeze()
             probes = Probes(env)
             set_campaign_status(env.db, env.campaign_id, CampaignStatus.STARTED)
             if importer is not None:

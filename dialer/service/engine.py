@@ -92,6 +92,7 @@ class Engine:
         self.fax_detection = False              # res_tonedetect answers (checked at each resync)
         self.connected = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._supervised: set[asyncio.Task[Any]] = set()
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._customers: dict[str, dict[str, Any]] = {}   # what ARI told of each customer call
@@ -116,6 +117,9 @@ class Engine:
         self.stopping = True        # no more events in, no more commands out
         if self._timer is not None:
             self._timer.cancel()
+        commands = [t for t in self._tasks if t not in self._supervised]
+        if commands:                # ARI requests on their way (a logged-out agent's bridge)
+            await asyncio.wait(commands, timeout=2)
         for seat in list(self.floor.seats.values()):
             if seat.leg_channel:
                 with contextlib.suppress(AriError):
@@ -144,10 +148,13 @@ class Engine:
     def _spawn(self, coro: Coroutine[Any, Any, Any], supervised: str | None = None) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
+        if supervised:
+            self._supervised.add(task)
         task.add_done_callback(lambda t: self._task_done(t, supervised))
 
     def _task_done(self, task: asyncio.Task[Any], supervised: str | None) -> None:
         self._tasks.discard(task)
+        self._supervised.discard(task)
         if task.cancelled():
             return
         exc = task.exception()
@@ -520,7 +527,8 @@ class Engine:
         elif kind == "PlaybackStarted":
             self.feed(m.MessageStarted(attempt_id))
         elif kind == "PlaybackFinished":
-            if ev["playback"].get("state") == "failed":
+            # a customer who hangs up during the message makes it "failed": it did play
+            if ev["playback"].get("state") == "failed" and not facts.get("customer"):
                 self.feed(m.MessageFailed(attempt_id, "Asterisk could not play "
                                           f"{ev['playback'].get('media_uri')}"))
             else:

@@ -506,3 +506,18 @@ def test_resync_removes_only_what_our_application_holds() -> None:
     h.clear()
     h.feed(m.CustomerAnswered(8))            # an earlier run's call answering late
     assert [c.channel_id for c in h.sent(m.Hangup)] == ["cust-8"]
+
+
+def test_a_customer_who_hangs_up_during_the_message_heard_it() -> None:
+    h = FloorHarness(campaign(mode=DialMode.PREDICTIVE))
+    dial, other, *_ = _predictive(h)
+    h.answer(dial.attempt_id)
+    h.feed(m.CustomerBridged(dial.attempt_id, 1))
+    h.answer(other.attempt_id)
+    h.advance(2)
+    h.feed(m.MessageStarted(other.attempt_id))
+    h.advance(3)
+    h.gone(other.attempt_id, customer=True)
+    played = [w for w in h.writes(m.AttemptEvent) if w.phase is AttemptPhase.SAFE_HARBOR]
+    assert played and played[0].detail["played"].startswith("cut short")
+    assert h.writes(m.FinishAttempt)[-1].result is CallResult.ABANDONED
