@@ -34,14 +34,13 @@ from typing import Any
 
 from dialer import pacing as pc
 from dialer.core import agent_state as st
-from dialer.core.campaign import CampaignStatus, DialMode
-from dialer.core.floor import dialing
+from dialer.core.campaign import CampaignStatus
+from dialer.core.floor import dialing, requests, resync
 from dialer.core.floor import messages as m
 from dialer.core.floor.dialing import Pending, Run
-from dialer.core.floor.phases import CallPhase, CustomerCall
+from dialer.core.floor.phases import CALL_EVENTS, CallPhase, CustomerCall
 from dialer.core.floor.seats import (
     AGENT_PREFIX,
-    BRIDGE_PREFIX,
     CUSTOMER_PREFIX,
     FloorRefused,
     Leg,
@@ -113,13 +112,34 @@ class Floor:
     _ask_push_accept = dialing._ask_preview_dial
     _ask_push_reject = dialing._ask_preview_skip
 
+    # the agents' requests and negotiated logout (dialer/core/floor/requests.py)
+    _on_AgentAsks = requests._on_AgentAsks
+    _ask_ready = requests._ask_ready
+    _ask_not_ready = requests._ask_not_ready
+    _ask_logout = requests._ask_logout
+    _ask_hangup = requests._ask_hangup
+    _ask_record_update = requests._ask_record_update
+    _on_DispositionGiven = requests._on_DispositionGiven
+    _on_LinkLost = requests._on_LinkLost
+    _logged_out = requests._logged_out
+    _logout_delay = requests._logout_delay
+    _counted_on = requests._counted_on
+    _release_held = requests._release_held
+    _reroute = requests._reroute
+
+    # the resync with Asterisk (dialer/core/floor/resync.py)
+    _on_PbxLost = resync._on_PbxLost
+    _on_PbxConnected = resync._on_PbxConnected
+
     # ------------------------------------------------------------------ the interface
     def handle(self, event: m.Event, now: datetime) -> list[m.Command]:
         """Apply one event; return the commands to carry out, in order."""
         self._out, self._now = [], now
-        handler = getattr(self, "_on_" + type(event).__name__)
         try:
-            handler(event)
+            if type(event) in CALL_EVENTS:
+                self._call_event(event)
+            else:
+                getattr(self, "_on_" + type(event).__name__)(event)
         except Exception:
             self._out = []
             raise
@@ -353,144 +373,21 @@ class Floor:
         if seat.machine.state in (st.AgentState.RESERVED, st.AgentState.LOGOUT_PENDING):
             self._apply(seat, st.ReservationReleased(seat.machine.call_id or ""))
 
-    def _on_AgentAsks(self, ev: m.AgentAsks) -> None:
-        seat = self._seat(ev.agent_id)
-        getattr(self, "_ask_" + ev.request)(seat, ev)
-
-    def _ask_ready(self, seat: Seat, ev: m.AgentAsks) -> None:
-        if seat.leg is not Leg.UP:
-            raise FloorRefused("your voice channel is not connected yet")
-        if seat.wrap_attempt is not None:
-            raise FloorRefused(f"pick a disposition for attempt {seat.wrap_attempt} first")
-        self._apply(seat, st.ReadyRequested())
-
-    def _ask_not_ready(self, seat: Seat, ev: m.AgentAsks) -> None:
-        seat.resume_ready = False
-        self._apply(seat, st.NotReadyRequested(str(ev.args.get("reason") or "")))
-
-    def _ask_logout(self, seat: Seat, ev: m.AgentAsks) -> None:
-        seat.resume_ready = False
-        if seat.offer is not None and not seat.dialing_offer:
-            self._drop_offer(seat, delay=None)
-        if seat.machine.state is st.AgentState.READY and self._counted_on(seat):
-            # predictive: calls launched counting on this agent still ring; the agent is held
-            # for them until they end or the deadline passes (the seed's negotiated logout)
-            seat.held = True
-            self._apply(seat, st.CallReserved(f"held-{seat.agent_id}",
-                                              self._logout_delay(seat)))
-        self._apply(seat, st.LogoutRequested())
-
-    def _ask_hangup(self, seat: Seat, ev: m.AgentAsks) -> None:
-        call = self.seat_call(seat.agent_id)
-        if call is None or call.phase is not CallPhase.CONNECTED:
-            raise FloorRefused("you are not on a call")
-        self._hangup(call, "agent", f"agent {seat.login} hung up")
-
-    def _ask_record_update(self, seat: Seat, ev: m.AgentAsks) -> None:
-        contact_id = ev.args.get("contact")
-        fields = ev.args.get("fields")
-        call = self.seat_call(seat.agent_id)
-        allowed = {call.contact_id} if call else set()
-        if seat.offer is not None:
-            allowed.add(seat.offer.contact_id)
-        if seat.wrap_contact is not None:
-            allowed.add(seat.wrap_contact)
-        if contact_id not in allowed:
-            raise FloorRefused(f"record {contact_id} is not yours to edit now")
-        if not isinstance(fields, dict):
-            raise FloorRefused("record_update: 'fields' must be an object")
-        self._store(m.UpdateRecord(contact_id, dict(fields)))
-
-    def _on_DispositionGiven(self, ev: m.DispositionGiven) -> None:
-        seat = self._seat(ev.agent_id)
-        if seat.wrap_attempt != ev.attempt_id:
-            raise FloorRefused(f"attempt {ev.attempt_id} is not waiting for your disposition")
-        info = self.campaigns.get(seat.wrap_campaign) if seat.wrap_campaign else None
-        codes = {c for c, _label, _final in info.dispositions} if info else set()
-        if codes and ev.code not in codes:
-            raise FloorRefused(f"unknown disposition code {ev.code!r}; this campaign has "
-                               f"{', '.join(sorted(codes))}")
-        if ev.callback_at is not None and ev.callback_at.tzinfo is None:
-            raise FloorRefused("callback time needs a time zone (e.g. 2026-12-03T15:00+01:00)")
-        self._store(m.SaveDisposition(seat.agent_id, ev.attempt_id, ev.code, self.now, ev.note,
-                                      ev.callback_at, ev.personal, ev.re))
-        self._end_wrap(seat, ev.attempt_id, ev.code)
-
-    def _on_LinkLost(self, ev: m.LinkLost) -> None:
-        seat = self.seats.get(ev.agent_id)
-        if seat is None:
-            return
-        if seat.offer is not None and not seat.dialing_offer:
-            claim, seat.offer = seat.offer, None
-            self._store(m.ReleaseContact(claim.contact_id, self.now))
-        if seat.wrap_attempt is not None:
-            self._store(m.SettleWithoutDisposition(
-                seat.wrap_attempt, self.now, "no disposition: the agent's session was lost"))
-            seat.wrap_attempt = seat.wrap_contact = None
-        outcome = seat.machine.handle(st.SessionLost(), self.now)
-        self._after(seat, outcome)
-        if seat.machine.state is st.AgentState.LOGGED_OUT and self.seats.get(ev.agent_id):
-            self._logged_out(seat)
-
-    def _logged_out(self, seat: Seat) -> None:
-        if self.seats.pop(seat.agent_id, None) is None:
-            return
-        self._observe(seat.campaigns, pc.AgentLoggedOut(seat.agent_id))
-        self._notify(seat.agent_id, "logout_authorized")
-        if seat.leg_channel is not None:
-            self._emit(m.Hangup(seat.leg_channel, f"agent {seat.login} logged out"))
-        self._emit(m.DropBridge(seat.bridge_id))
-
-    def _logout_delay(self, seat: Seat) -> timedelta:
-        delays = [self.campaigns[c].max_logout_delay for c in seat.campaigns
-                  if c in self.campaigns]
-        return max(delays, default=st.DEFAULT_MAX_LOGOUT_DELAY)
-
-    def _counted_on(self, seat: Seat) -> bool:
-        """Whether a predictive campaign of this agent has calls still ringing with no agent:
-        the pacer launched them counting on the campaign's ready agents."""
-        for call in self.calls.values():
-            run = self.runs.get(call.campaign_id)
-            if (call.agent_id is None and call.campaign_id in seat.campaigns
-                    and call.phase in (CallPhase.DIALING, CallPhase.RINGING)
-                    and run is not None and run.info.mode is DialMode.PREDICTIVE):
-                return True
-        return False
-
-    def _release_held(self) -> None:
-        """Held agents whose campaigns have nothing ringing for them any more: logout now."""
-        for seat in list(self.seats.values()):
-            if (seat.held and seat.machine.state is st.AgentState.LOGOUT_PENDING
-                    and self.seat_call(seat.agent_id) is None and not self._counted_on(seat)):
-                seat.held = False
-                self._apply(seat, st.ReservationReleased(seat.machine.call_id or ""))
-
-    def _reroute(self, seat: Seat) -> None:
-        """The logout deadline passed with a call still on its way to `seat`: another ready
-        agent of the campaign takes it, or it waits for one when answered (then the message)."""
-        seat.held = False
-        call = self.seat_call(seat.agent_id)
-        if call is None:
-            return
-        self._assign(call, None)
-        other = self._free_agent(call.campaign_id)
-        if other is not None:
-            self._reserve(other, call)
-        elif call.phase is CallPhase.BRIDGING:
-            pass   # already joining this agent's bridge: the bridge answer settles it
-
     # ------------------------------------------------------------------ customers
-    def _call(self, attempt_id: int, event: object) -> tuple[CustomerCall, CallPhase] | None:
-        call = self.calls.get(attempt_id)
+    def _call_event(self, event: Any) -> None:
+        """A customer call's event: its handler gets the call and the phase the table allows
+        (CallPhaseError, nothing changed, if it allows none); a call the floor does not know
+        is a late word about a finished call (or an earlier run's leftover answering: hung up)."""
+        call = self.calls.get(event.attempt_id)
         if call is None:
-            return None
-        return call, call.check(event)
-
-    def _on_Originated(self, ev: m.Originated) -> None:
-        got = self._call(ev.attempt_id, ev)
-        if got is None:
+            if isinstance(event, m.CustomerAnswered):
+                self._emit(m.Hangup(f"{CUSTOMER_PREFIX}{event.attempt_id}",
+                                    "a call nobody waits for"))
             return
-        call, _ = got
+        phase = call.check(event)
+        getattr(self, "_on_" + type(event).__name__)(call, phase, event)
+
+    def _on_Originated(self, call: CustomerCall, phase: CallPhase, ev: m.Originated) -> None:
         call.originated = True
         detail: dict[str, Any] = {"trunk": call.trunk}
         if call.tried:
@@ -498,29 +395,19 @@ class Floor:
         self._store(m.AttemptEvent(call.attempt_id, AttemptPhase.ORIGINATED, self.now, detail,
                                    call.agent_id, call.channel_id))
 
-    def _on_OriginateFailed(self, ev: m.OriginateFailed) -> None:
-        got = self._call(ev.attempt_id, ev)
-        if got is None:
-            return
-        call, _ = got
+    def _on_OriginateFailed(self, call: CustomerCall, phase: CallPhase,
+                            ev: m.OriginateFailed) -> None:
         self._originate_failed(call, ev.reason)
 
-    def _on_CustomerRinging(self, ev: m.CustomerRinging) -> None:
-        got = self._call(ev.attempt_id, ev)
-        if got is None:
-            return
-        call, phase = got
+    def _on_CustomerRinging(self, call: CustomerCall, phase: CallPhase,
+                            ev: m.CustomerRinging) -> None:
         call.phase = phase
         if call.ringing_at is None:
             call.ringing_at = self.now
             self._store(m.AttemptEvent(call.attempt_id, AttemptPhase.RINGING, self.now))
 
-    def _on_CustomerAnswered(self, ev: m.CustomerAnswered) -> None:
-        got = self._call(ev.attempt_id, ev)
-        if got is None:     # a leftover of an earlier run that rang until now
-            self._emit(m.Hangup(f"{CUSTOMER_PREFIX}{ev.attempt_id}", "a call nobody waits for"))
-            return
-        call, phase = got
+    def _on_CustomerAnswered(self, call: CustomerCall, phase: CallPhase,
+                             ev: m.CustomerAnswered) -> None:
         call.phase = phase
         call.picked_up_at = self.now
         if call.amd:
@@ -529,11 +416,8 @@ class Floor:
             return
         self._answered_live(call)
 
-    def _on_MachineVerdict(self, ev: m.MachineVerdict) -> None:
-        got = self._call(ev.attempt_id, ev)
-        if got is None:
-            return
-        call, phase = got
+    def _on_MachineVerdict(self, call: CustomerCall, phase: CallPhase,
+                           ev: m.MachineVerdict) -> None:
         if call.phase is CallPhase.ENDING:
             return
         call.phase = phase
@@ -550,11 +434,7 @@ class Floor:
             return
         self._answered_live(call)
 
-    def _on_FaxDetected(self, ev: m.FaxDetected) -> None:
-        got = self._call(ev.attempt_id, ev)
-        if got is None:
-            return
-        call, _ = got
+    def _on_FaxDetected(self, call: CustomerCall, phase: CallPhase, ev: m.FaxDetected) -> None:
         if call.fax or call.phase is CallPhase.ENDING:
             return
         call.fax = True
@@ -599,11 +479,8 @@ class Floor:
         call.deadline = None
         self._emit(m.Bridge(call.attempt_id, seat.agent_id, call.channel_id, seat.bridge_id))
 
-    def _on_CustomerBridged(self, ev: m.CustomerBridged) -> None:
-        got = self._call(ev.attempt_id, ev)
-        if got is None:
-            return
-        call, phase = got
+    def _on_CustomerBridged(self, call: CustomerCall, phase: CallPhase,
+                            ev: m.CustomerBridged) -> None:
         seat = self.seats.get(ev.agent_id)
         if call.phase is CallPhase.ENDING or seat is None or call.agent_id != ev.agent_id:
             call.phase = phase
@@ -627,11 +504,7 @@ class Floor:
         self._store(m.AttemptEvent(call.attempt_id, AttemptPhase.BRIDGED, self.now,
                                    {"connect_ms": round(1000 * latency, 2)}, ev.agent_id))
 
-    def _on_BridgeFailed(self, ev: m.BridgeFailed) -> None:
-        got = self._call(ev.attempt_id, ev)
-        if got is None:
-            return
-        call, phase = got
+    def _on_BridgeFailed(self, call: CustomerCall, phase: CallPhase, ev: m.BridgeFailed) -> None:
         if call.phase is CallPhase.ENDING:
             return
         call.phase = phase
@@ -663,11 +536,8 @@ class Floor:
         info = self.campaigns.get(call.campaign_id)
         self._emit(m.PlayMessage(call.attempt_id, call.channel_id, self.message_for(info)))
 
-    def _on_MessageStarted(self, ev: m.MessageStarted) -> None:
-        got = self._call(ev.attempt_id, ev)
-        if got is None:
-            return
-        call, phase = got
+    def _on_MessageStarted(self, call: CustomerCall, phase: CallPhase,
+                           ev: m.MessageStarted) -> None:
         call.phase = phase
         if call.message_started_at is None:
             call.message_started_at = self.now
@@ -686,11 +556,7 @@ class Floor:
                                    {"after_answer_ms": round(1000 * after.total_seconds()),
                                     "played": how}))
 
-    def _on_MessageFailed(self, ev: m.MessageFailed) -> None:
-        got = self._call(ev.attempt_id, ev)
-        if got is None:
-            return
-        call, phase = got
+    def _on_MessageFailed(self, call: CustomerCall, phase: CallPhase, ev: m.MessageFailed) -> None:
         if call.phase is CallPhase.ENDING:
             return
         log.error("attempt %s: the safe-harbor message failed: %s", call.attempt_id, ev.reason)
@@ -698,11 +564,8 @@ class Floor:
                                    {"note": f"safe-harbor message failed: {ev.reason}"}))
         self._hangup(call, "dialer", "the message failed")
 
-    def _on_MessageFinished(self, ev: m.MessageFinished) -> None:
-        got = self._call(ev.attempt_id, ev)
-        if got is None:
-            return
-        call, _ = got
+    def _on_MessageFinished(self, call: CustomerCall, phase: CallPhase,
+                            ev: m.MessageFinished) -> None:
         self._message_played(call, "to the end")
         if call.phase is not CallPhase.ENDING:
             self._hangup(call, "dialer", "the message was played")
@@ -715,11 +578,7 @@ class Floor:
         call.deadline = None
         self._emit(m.Hangup(call.channel_id, why))
 
-    def _on_CustomerGone(self, ev: m.CustomerGone) -> None:
-        got = self._call(ev.attempt_id, ev)
-        if got is None:
-            return
-        call, _ = got
+    def _on_CustomerGone(self, call: CustomerCall, phase: CallPhase, ev: m.CustomerGone) -> None:
         if ev.customer_hung_up and call.hung_up_by is None:
             call.hung_up_by = "customer"
         self._message_played(call, "cut short: the customer hung up")
@@ -836,60 +695,3 @@ class Floor:
         return None
 
     # ------------------------------------------------------------------ resync
-    def _on_PbxLost(self, ev: m.PbxLost) -> None:
-        if self.pbx_up:
-            log.warning("Asterisk connection lost (%s): not dialing until it is back", ev.reason)
-        self.pbx_up = False
-
-    def _on_PbxConnected(self, ev: m.PbxConnected) -> None:
-        """Compare what Asterisk has with what the floor knows: calls whose channel vanished end
-        with a result, agents whose voice channel (or bridge) vanished are called again, and
-        channels and bridges of ours that nobody here knows are removed."""
-        self.pbx_up = True
-        known: set[str] = set()
-        for call in list(self.calls.values()):
-            known.add(call.channel_id)
-            if (call.channel_id in ev.up and call.phase in (CallPhase.DIALING, CallPhase.RINGING)
-                    and call.originated):
-                log.warning("resync: attempt %s was answered while the events were away",
-                            call.attempt_id)
-                self._on_CustomerAnswered(m.CustomerAnswered(call.attempt_id))
-                continue
-            if call.channel_id in ev.channels or not call.originated:
-                continue
-            log.warning("resync: attempt %s's channel is gone from Asterisk (phase %s)",
-                        call.attempt_id, call.phase.value)
-            facts = self._facts(call, None, None, "")
-            result = None if call.connected_at is not None else CallResult.INTERRUPTED
-            self._finish(call, facts, result,
-                         note="the PBX lost the call (Asterisk restarted or the link dropped)")
-        for seat in list(self.seats.values()):
-            if seat.leg_channel is not None:
-                known.add(seat.leg_channel)
-            if seat.leg is Leg.CALLING and seat.leg_channel in ev.up:
-                assert seat.leg_channel is not None
-                self._on_LegAnswered(m.LegAnswered(seat.agent_id, seat.leg_channel))
-                continue
-            leg_ok = seat.leg_channel in ev.channels and (
-                seat.leg is not Leg.UP or seat.bridge_id in ev.bridges)
-            if seat.leg is Leg.DOWN or not leg_ok:
-                if seat.leg is not Leg.DOWN:
-                    if seat.leg_channel in ev.channels:
-                        self._emit(m.Hangup(seat.leg_channel, "its bridge is gone"))
-                    self._leg_lost(seat, "gone from Asterisk")
-                self._call_agent(seat)
-        bridges = {s.bridge_id for s in self.seats.values()}
-        leftovers = [c for c in sorted(ev.channels)
-                     if c.startswith((AGENT_PREFIX, CUSTOMER_PREFIX)) and c not in known]
-        leftovers += [b for b in sorted(ev.bridges)
-                      if b.startswith(BRIDGE_PREFIX) and b not in bridges]
-        if ev.ours is not None:
-            leftovers = [x for x in leftovers if x in ev.ours]
-        if leftovers:
-            log.warning("resync: removed %d leftover channels/bridges nobody here knows: %s",
-                        len(leftovers), leftovers)
-        for some_id in leftovers:
-            if some_id.startswith(BRIDGE_PREFIX):
-                self._emit(m.DropBridge(some_id))
-            else:
-                self._emit(m.Hangup(some_id, "resync: a leftover nobody here knows"))

@@ -77,6 +77,9 @@ TRANSITIONS: Final[dict[CallPhase, dict[type, CallPhase]]] = {
     P.ENDED: {},
 }
 
+# the events that are about one customer call (they carry its attempt_id)
+CALL_EVENTS: Final = frozenset(kind for row in TRANSITIONS.values() for kind in row)
+
 # The floor's own moves (decisions, not events), from -> allowed targets.
 DECISIONS: Final[dict[CallPhase, frozenset[CallPhase]]] = {
     P.DIALING: frozenset({P.ENDING}),
