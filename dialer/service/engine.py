@@ -480,6 +480,8 @@ class Engine:
         ours = frozenset(app.get("channel_ids", ())) | frozenset(app.get("bridge_ids", ()))
         log.info("resync with Asterisk: %d channels and %d bridges in application %s",
                  len(app.get("channel_ids", ())), len(app.get("bridge_ids", ())), self.ari.app)
+        for gone in set(self._customers) - channels:     # their ChannelDestroyed was missed
+            del self._customers[gone]
         self.feed(m.PbxConnected(channels, bridges, up, ours))
         self.connected.set()
 
