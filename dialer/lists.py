@@ -136,6 +136,9 @@ def parse_number(raw: str, default_region: str) -> tuple[str, tuple[str, ...]]:
     ``is_valid_number`` is false), which keeps a 100,000-row import fast.
     """
     text = raw.strip()
+    if text.startswith("'"):
+        # a spreadsheet's text marker, as our CSV exports write before a leading `+`
+        text = text[1:].strip()
     if not text:
         raise NumberError("empty number")
     try:

@@ -15,6 +15,7 @@ from datetime import datetime
 from html import escape
 from typing import Final
 
+from dialer.core.csv_cells import neutral_row
 from dialer.core.ledger import DayRow, Flag, Ledger, LedgerEntry, Rate
 
 MAX_FLAGGED_ROWS: Final = 500
@@ -118,7 +119,7 @@ def _csv(columns: Sequence[str], rows: Sequence[dict[str, object]]) -> str:
     out = io.StringIO(newline="")
     writer = csv.DictWriter(out, fieldnames=list(columns), lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows(neutral_row(r) for r in rows)
     return out.getvalue()
 
 

@@ -18,6 +18,7 @@ from typing import Any, TextIO
 from sqlalchemy import select
 
 from dialer.core.agent_state import AgentState
+from dialer.core.csv_cells import neutral_row, neutralize
 from dialer.core.live import state_durations
 from dialer.core.timeutil import require_aware
 from dialer.db.database import Database
@@ -255,8 +256,9 @@ def _write_csv(out: TextIO, rows: Sequence[dict[str, Any]], columns: Sequence[st
     header = list(columns) or (list(rows[0]) if rows else [])
     writer = csv.DictWriter(out, fieldnames=header)
     if header:
-        writer.writeheader()
-    writer.writerows(rows)
+        writer.writerow({h: neutralize(h) for h in header})
+    for row in rows:
+        writer.writerow(neutral_row(row))
     return len(rows)
 
 
