@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from dialer.ari import AriClient
+from dialer.config.asterisk_values import ValueProblem, seat_endpoint
 from dialer.config.campaign import CampaignConfigError, load_campaign
-from dialer.config.settings import Settings
+from dialer.config.settings import Settings, SettingsError
 from dialer.core.campaign import CampaignStatus
 from dialer.db import repository as repo
 from dialer.db.agents import AgentExistsError, add_agent, list_agents
@@ -67,10 +68,17 @@ def _progress(done: int, total: int) -> None:
 def cmd_agent(settings: Settings, args: argparse.Namespace) -> int:
     db = open_db(settings)
     if args.action == "add":
+        # the phone the dialer rings for this agent: one of the seats the PBX renders, never a
+        # free-form channel (PJSIP/carrier/..., Local/...)
+        sip = args.sip or f"PJSIP/{args.login}"
+        try:
+            seat_endpoint(sip, settings.agents.numbers())
+        except ValueProblem as exc:
+            given = "--sip" if args.sip else f"the default phone (PJSIP/{args.login}; give --sip)"
+            raise SettingsError(f"agent add: {given} {exc}") from None
         password = os.environ.get(args.password_env) if args.password_env else None
         if password is None:
             password = getpass.getpass(f"password for {args.login}: ")
-        sip = args.sip or f"PJSIP/{args.login}"
         agent_id = add_agent(db, args.login, password, display_name=args.name,
                              sip_endpoint=sip)
         print(f"agent {args.login} added (id {agent_id}, phone {sip})")

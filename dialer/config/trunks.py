@@ -27,6 +27,12 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from dialer.config.asterisk_values import (
+    CARRIER_CONTEXTS,
+    ValueProblem,
+    check_value,
+    is_reserved,
+)
 from dialer.config.settings import REPO_ROOT, SettingsError
 
 DEFAULT_PATH = REPO_ROOT / "config" / "trunks.toml"
@@ -50,20 +56,18 @@ KNOWN_CODECS = (
 )
 AGENT_CODECS = ("ulaw", "alaw")
 DEFAULT_CODECS = ("ulaw", "alaw")
-DEFAULT_CONTEXT = "from-carrier"
+DEFAULT_CONTEXT = CARRIER_CONTEXTS[0]
 DEFAULT_SIP_PORT = 5060
-# section names the PBX's own pjsip.conf uses
-RESERVED_NAMES = {"global", "system", "transport-udp", "agent-endpoint", "agent-auth", "agent-aor"}
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")
-CONTEXT = re.compile(r"[A-Za-z0-9_-]+")
 HOSTNAME = re.compile(
     r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]"
     r"([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
 )
-USERNAME = re.compile(r"[A-Za-z0-9_.!~*'()&=+$,;?/-]+")
+# a SIP user (RFC 3261 `user`) less `;`, which starts a comment in Asterisk's files
+USERNAME = re.compile(r"[A-Za-z0-9_.!~*'()&=+$,?/-]+")
 CALLER_ID = re.compile(
-    r'"(?P<name>[^"<>]*)"\s*<(?P<quoted>\+?[0-9]{2,15})>|(?P<number>\+?[0-9]{2,15})'
+    r'"(?P<name>[^"<>;\x00-\x1f\x7f]*)"\s*<(?P<quoted>\+?[0-9]{2,15})>|(?P<number>\+?[0-9]{2,15})'
 )
 PLACEHOLDER = re.compile(r"@@([A-Z_]+)@@")
 
@@ -223,8 +227,11 @@ class _Parser:
                 f"name {name!r} must be 1-40 letters, digits, '-' or '_' (it names PJSIP sections)"
             )
         self.where = f'trunk "{name}"'
-        if name.lower() in RESERVED_NAMES or re.fullmatch(r"agent\d+", name.lower()):
-            raise self.fail(f"name {name!r} is taken by the PBX's own configuration")
+        if is_reserved(name):
+            raise self.fail(
+                f"name {name!r} is reserved: Asterisk or the PBX's own configuration uses it "
+                "(anonymous, global, system, agent seats, ...)"
+            )
         kind_text = self.text(table, "kind")
         try:
             kind = TrunkKind(kind_text)
@@ -290,7 +297,14 @@ class _Parser:
         value = table[key]
         if not isinstance(value, str):
             raise self.fail(f"{key} must be a string, got {value!r}")
-        return self.fill(value, key).strip()
+        return self.checked(self.fill(value, key).strip(), key)
+
+    def checked(self, value: str, key: str) -> str:
+        """`value` if it can be written into pjsip_trunks.conf (asterisk_values)."""
+        try:
+            return check_value(value)
+        except ValueProblem as exc:
+            raise self.fail(f"{key} {exc}") from None
 
     def fill(self, value: str, key: str) -> str:
         def sub(m: re.Match[str]) -> str:
@@ -319,13 +333,13 @@ class _Parser:
             value = table["password"]
             if not isinstance(value, str) or not value:
                 raise self.fail("password must be a non-empty string")
-            return Secret(value), None
+            return Secret(self.checked(value, "password")), None
         var = self.text(table, "password_env")
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", var):
             raise self.fail(f"password_env must name an environment variable, got {var!r}")
         if not self.env.get(var):
             raise self.fail(f"password_env names {var}, which is not set (or empty)")
-        return Secret(self.env[var]), var
+        return Secret(self.checked(self.env[var], f"password (from ${var})")), var
 
     def codecs(self, table: dict[str, Any]) -> tuple[str, ...]:
         value = table.get("codecs", list(DEFAULT_CODECS))
@@ -361,8 +375,11 @@ class _Parser:
 
     def context(self, table: dict[str, Any]) -> str:
         value = self.text(table, "context", required=False) or DEFAULT_CONTEXT
-        if not CONTEXT.fullmatch(value):
-            raise self.fail(f"context must be a dialplan context name, got {value!r}")
+        if value not in CARRIER_CONTEXTS:
+            raise self.fail(
+                f"context must be one of the dialplan's contexts for carriers' calls "
+                f"({', '.join(CARRIER_CONTEXTS)}), got {value!r}"
+            )
         return value
 
     def matches(self, table: dict[str, Any], default: str) -> tuple[str, ...]:
@@ -373,7 +390,7 @@ class _Parser:
             raise self.fail("match must be a list of addresses (IP, IP/prefix or IP:port)")
         out = []
         for raw in value:
-            item = self.fill(raw, "match").strip()
+            item = self.checked(self.fill(raw, "match").strip(), "match")
             if not _is_match(item):
                 raise self.fail(f"match: {item!r} is not an IP address, IP/prefix or IP:port")
             out.append(item)
@@ -447,6 +464,11 @@ def _trunk_sections(t: Trunk) -> str:
         "trust_connected_line = no",
         "dtmf_mode = rfc4733",
         f"device_state_busy_at = {t.max_channels}",
+        # never by the From user (anyone can write `From: <sip:carrier@...>`): an IP trunk's
+        # requests are known by their source address ([identify] below); a registration trunk's
+        # by the random `line` parameter of the Contact it registered, which Asterisk checks
+        # before any identify_by (it has no [identify], so nothing else matches it)
+        "identify_by = ip",
     ]
     if t.kind is TrunkKind.REGISTRATION:
         lines += [

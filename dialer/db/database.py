@@ -6,10 +6,15 @@ URL); on SQLite every connection gets WAL journaling, foreign keys, a busy timeo
 ``synchronous=NORMAL`` (in WAL mode a committed transaction survives a crash of the dialer
 process; ``synchronous="FULL"`` also survives power loss). PostgreSQL works by URL
 (``postgresql+psycopg://...``) once a driver is installed.
+
+A SQLite file holds customers' personal data and agents' password hashes: it is created 0600
+(and an existing one, with its ``-wal`` and ``-shm``, set to 0600) before SQLite opens it;
+SQLite gives the ``-wal`` and ``-shm`` it creates the mode of the database file.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 DEFAULT_URL = "sqlite:///dialer.sqlite3"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_MS = 30_000
+SQLITE_FILE_MODE = 0o600
 
 
 class Database:
@@ -65,6 +71,8 @@ def make_engine(url: str | Path | None = None, synchronous: str = "NORMAL") -> E
     engine = create_engine(
         url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
     )
+    if engine.url.database and engine.url.database != ":memory:":
+        private_sqlite_file(Path(engine.url.database))
     if synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
         raise ValueError(f"synchronous must be OFF, NORMAL, FULL or EXTRA, got {synchronous!r}")
 
@@ -81,6 +89,22 @@ def make_engine(url: str | Path | None = None, synchronous: str = "NORMAL") -> E
             cursor.close()
 
     return engine
+
+
+def private_sqlite_file(path: Path) -> None:
+    """Create the SQLite file at ``path`` readable by its owner only, or set an existing one
+    (and its ``-wal``/``-shm``) to that. A missing directory is left for SQLite to report."""
+    if not path.parent.is_dir():
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, SQLITE_FILE_MODE)
+    try:
+        os.fchmod(fd, SQLITE_FILE_MODE)
+    finally:
+        os.close(fd)
+    for suffix in ("-wal", "-shm", "-journal"):
+        side = path.with_name(path.name + suffix)
+        if side.exists():
+            side.chmod(SQLITE_FILE_MODE)
 
 
 def alembic_config(url: str) -> Config:

@@ -100,8 +100,8 @@ def test_registration_and_ip_trunks_parse_with_defaults() -> None:
     ('codecs = ["alaw", "ulaw"]', 'codecs = "ulaw"', "codecs must be a list"),
     ("caller_id = '\"Acme Sales\" <+15550100001>'", 'caller_id = "Acme"', "caller_id must be"),
     ('name = "acme"', 'name = "bad name"', "trunk #1: name 'bad name' must be"),
-    ('name = "acme"', 'name = "agent1001"', "is taken by the PBX's own configuration"),
-    ('name = "acme"', 'name = "transport-udp"', "is taken by the PBX's own configuration"),
+    ('name = "acme"', 'name = "agent1001"', "name 'agent1001' is reserved"),
+    ('name = "acme"', 'name = "transport-udp"', "name 'transport-udp' is reserved"),
     ('name = "acme"\n', "", "trunk #1: name is missing"),
     ("max_channels = 30", "max_channels = 30\nmatch = ['1.2.3.4']",
      "match is for ip trunks, not registration trunks"),
@@ -197,13 +197,14 @@ def test_the_carrier_trunk_renders_what_pjsip_conf_used_to_hold() -> None:
     assert len(rendered) == len(old) == 3
     for (name, new_opts), (old_name, old_opts) in zip(rendered, old, strict=True):
         assert name == old_name
-        # the same options, plus the channel cap's device state, the OPTIONS pings and no
-        # connected-line updates either way
+        # the same options, plus the channel cap's device state, the OPTIONS pings, no
+        # connected-line updates either way and identification by address only
         added = {"device_state_busy_at", "qualify_frequency", "qualify_timeout",
-                 "send_connected_line", "trust_connected_line"}
+                 "send_connected_line", "trust_connected_line", "identify_by"}
         assert {k: v for k, v in new_opts.items() if k not in added} == \
             {k: v for k, v in old_opts.items() if k not in added}
     assert rendered[0][1]["device_state_busy_at"] == ["200"]
+    assert rendered[0][1]["identify_by"] == ["ip"]
     assert rendered[1][1]["qualify_frequency"] == ["10"]
     assert rendered[1][1]["qualify_timeout"] == ["3.0"]
 
