@@ -30,7 +30,9 @@ from dialer.protocol.messages import (
 )
 
 PROTOCOL_VERSION = 1
-MAX_MESSAGE_BYTES = 64 * 1024
+MAX_MESSAGE_BYTES = 64 * 1024       # bytes of the UTF-8 frame
+MAX_NESTING = 32                    # arrays and objects inside one another, the envelope counted
+_INT_RANGE = (-(2 ** 63), 2 ** 63 - 1)     # what the database stores
 
 
 # -- parsing ---------------------------------------------------------------------------------------
@@ -56,34 +58,74 @@ def server_message(kind: str, fields: Mapping[str, Any], re: str | None = None) 
     return message
 
 
+def frame_bytes(text: str | bytes) -> int:
+    """A frame's size in bytes as it travels (UTF-8), not in characters."""
+    if isinstance(text, bytes):
+        return len(text)
+    if len(text) * 4 <= MAX_MESSAGE_BYTES:      # cannot be over the limit: no need to encode
+        return len(text)
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _nesting(data: Any) -> int:
+    """How deep arrays and objects sit inside one another (a scalar is 0), without recursion."""
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            deepest = max(deepest, depth)
+            if depth > MAX_NESTING:
+                return depth
+            items = value.values() if isinstance(value, dict) else value
+            stack.extend((v, depth + 1) for v in items if isinstance(v, dict | list))
+    return deepest
+
+
 def _parse(text: str | bytes, tag: str, registry: Mapping[str, type]) -> Any:
-    if len(text) > MAX_MESSAGE_BYTES:
-        raise LinkError(ErrorCode.TOO_LARGE, f"message of {len(text)} bytes is over the "
+    size = frame_bytes(text)
+    if size > MAX_MESSAGE_BYTES:
+        raise LinkError(ErrorCode.TOO_LARGE, f"message of {size} bytes is over the "
                                              f"{MAX_MESSAGE_BYTES}-byte limit")
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        raise LinkError(ErrorCode.BAD_JSON, f"JSON nested too deeply (the limit is "
+                                            f"{MAX_NESTING} levels)") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise LinkError(ErrorCode.BAD_JSON, f"not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise LinkError(ErrorCode.BAD_ENVELOPE, "a message must be a JSON object")
     ident = data.get(tag)
-    if ident is not None and not isinstance(ident, str | int):
+    if ident is not None and (not isinstance(ident, str | int) or isinstance(ident, bool)):
         raise LinkError(ErrorCode.BAD_ENVELOPE, f"{tag!r} must be a string or an integer")
     rid = None if ident is None else str(ident)
     try:
+        if _nesting(data) > MAX_NESTING:
+            raise LinkError(ErrorCode.BAD_FIELD, f"JSON nested more than {MAX_NESTING} levels "
+                                                 f"deep")
         version = data.get("v")
-        if version != PROTOCOL_VERSION:
+        if type(version) is not int or version != PROTOCOL_VERSION:
             raise LinkError(ErrorCode.BAD_VERSION, f"protocol version {version!r} is not "
                                                    f"supported; this dialer speaks "
                                                    f"v{PROTOCOL_VERSION}")
         kind = data.get("type")
         if not isinstance(kind, str) or kind not in registry:
-            raise LinkError(ErrorCode.UNKNOWN_TYPE, f"unknown message type {kind!r}")
+            raise LinkError(ErrorCode.UNKNOWN_TYPE, f"unknown message type {_short(kind)}")
         body = {k: v for k, v in data.items() if k not in ("v", "type", tag)}
         return _build(registry[kind], body, kind, **{tag: rid})
     except LinkError as exc:
         exc.re = rid
         raise
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    """A value as an error message shows it: its repr, cut short."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 @dataclass(frozen=True)
@@ -126,7 +168,9 @@ def _build(cls: type, body: Mapping[str, Any], where: str, **envelope: Any) -> A
     spec = _spec(cls)
     unknown = sorted(set(body) - {f.name for f in spec})
     if unknown:
-        raise LinkError(ErrorCode.UNKNOWN_FIELD, f"{where}: unknown field(s) {', '.join(unknown)}")
+        names = ", ".join(_short(u, 40)[1:-1] for u in unknown[:10])
+        more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
+        raise LinkError(ErrorCode.UNKNOWN_FIELD, f"{where}: unknown field(s) {names}{more}")
     values: dict[str, Any] = {}
     for f in spec:
         value = body.get(f.name)
@@ -156,7 +200,8 @@ def _value(where: str, f: _Field, value: Any) -> Any:
             try:
                 parsed = datetime.fromisoformat(value)
             except ValueError:
-                raise _bad(f"{where}: {key!r} is not an ISO 8601 date-time: {value!r}") from None
+                raise _bad(f"{where}: {key!r} is not an ISO 8601 date-time: "
+                           f"{_short(value)}") from None
         if parsed.tzinfo is None:
             raise _bad(f"{where}: {key!r} needs a time zone offset")
         return parsed
@@ -165,7 +210,7 @@ def _value(where: str, f: _Field, value: Any) -> Any:
             return kind(value)
         except (ValueError, TypeError):
             names = ", ".join(str(m.value) for m in kind)
-            raise _bad(f"{where}: {key!r} must be one of {names}, got {value!r}") from None
+            raise _bad(f"{where}: {key!r} must be one of {names}, got {_short(value)}") from None
     if isinstance(kind, type) and dataclasses.is_dataclass(kind):
         if isinstance(value, kind):
             return value
@@ -184,6 +229,8 @@ def _value(where: str, f: _Field, value: Any) -> Any:
         ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
     if not ok:
         raise _bad(f"{where}: {key!r} must be {kind.__name__}, got {type(value).__name__}")
+    if kind is int and not _INT_RANGE[0] <= value <= _INT_RANGE[1]:
+        raise _bad(f"{where}: {key!r} is out of range (a 64-bit integer)")
     if kind is dict:
         return dict(value)
     if kind is list:

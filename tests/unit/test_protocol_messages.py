@@ -191,3 +191,84 @@ def test_the_module_is_pure() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"
+
+
+# -- hostile frames (issue 14): typed errors, the request's id kept, bounded work ------------------
+
+@pytest.mark.parametrize("version", ["true", "false", "1.0", '"1"', "null"])
+def test_only_the_integer_1_is_version_1(version: str) -> None:
+    with pytest.raises(p.LinkError) as info:
+        p.parse_request(f'{{"v": {version}, "type": "ping", "id": "a"}}')
+    assert info.value.code == "bad_version" and info.value.re == "a"
+
+
+def test_a_boolean_is_not_a_request_id() -> None:
+    with pytest.raises(p.LinkError) as info:
+        p.parse_request('{"v": 1, "type": "ping", "id": true}')
+    assert info.value.code == "bad_envelope"
+
+
+def test_the_size_limit_counts_bytes_of_utf8_not_characters() -> None:
+    note = "\u20ac" * 30_000            # 30,000 characters, 90,000 bytes
+    frame = json.dumps({"v": 1, "type": "not_ready", "id": "a", "reason": note},
+                       ensure_ascii=False)
+    assert len(frame) < p.MAX_MESSAGE_BYTES < len(frame.encode())
+    with pytest.raises(p.LinkError) as info:
+        p.parse_request(frame)
+    assert info.value.code == "too_large" and "90" in info.value.message
+    with pytest.raises(p.LinkError):
+        p.parse_request(frame.encode())
+    # just under the limit in bytes is a request
+    small = json.dumps({"v": 1, "type": "not_ready", "reason": "\u20ac" * 21_000},
+                       ensure_ascii=False)
+    assert len(small.encode()) <= p.MAX_MESSAGE_BYTES
+    assert p.parse_request(small) == p.NotReady("\u20ac" * 21_000)
+
+
+def test_a_null_callback_is_no_callback() -> None:
+    m = p.parse_request('{"v": 1, "type": "disposition", "id": "a", "attempt": 1, "code": "X", '
+                        '"callback": null}')
+    assert m == p.Disposition(1, "X", id="a")
+
+
+@pytest.mark.parametrize(("frame", "code", "re"), [
+    ("[" * 100_000 + "]" * 100_000, "too_large", None),
+    ("[" * 20_000 + "]" * 20_000, "bad_json", None),
+    ('{"v": 1, "type": "record_update", "id": "a", "contact": 1, "fields": {"x": '
+     + "[" * 500 + "]" * 500 + "}}", "bad_field", "a"),
+    ('{"v": 1, "type": "ping", "id": "a", "x": ' + "[" * 40 + "]" * 40 + "}", "bad_field", "a"),
+    ('{"v": 1, "type": "disposition", "id": "a", "attempt": 1, "code": "X", '
+     '"callback": {"at": ' + "[" * 40 + "]" * 40 + "}}", "bad_field", "a"),
+])
+def test_deep_nesting_is_a_typed_error(frame: str, code: str, re: str | None) -> None:
+    with pytest.raises(p.LinkError) as info:
+        p.parse_request(frame)
+    assert (info.value.code, info.value.re) == (code, re)
+    assert "nested" in info.value.message or code == "too_large"
+
+
+@pytest.mark.parametrize(("frame", "code"), [
+    ('{"v": 1, "type": "preview_dial", "id": "a", "contact": NaN}', "bad_json"),
+    ('{"v": 1, "type": "preview_dial", "id": "a", "contact": Infinity}', "bad_json"),
+    ('{"v": 1, "type": "preview_dial", "id": "a", "contact": 1e400}', "bad_field"),
+    ('{"v": 1, "type": "preview_dial", "id": "a", "contact": 99999999999999999999}',
+     "bad_field"),
+    ('{"v": 1, "type": "preview_dial", "id": "a", "contact": ' + "9" * 5000 + "}", "bad_json"),
+])
+def test_numbers_json_does_not_have_or_the_database_cannot_store(frame: str, code: str) -> None:
+    with pytest.raises(p.LinkError) as info:
+        p.parse_request(frame)
+    assert info.value.code == code
+    if code == "bad_field":
+        assert info.value.re == "a"
+
+
+def test_error_messages_stay_short_whatever_the_input() -> None:
+    frame = json.dumps({"v": 1, "type": "x" * 50_000})
+    with pytest.raises(p.LinkError) as info:
+        p.parse_request(frame)
+    assert info.value.code == "unknown_type" and len(info.value.message) < 200
+    many = {"v": 1, "type": "ping", **{f"f{i}": i for i in range(3000)}}
+    with pytest.raises(p.LinkError) as info:
+        p.parse_request(json.dumps(many))
+    assert info.value.code == "unknown_field" and len(info.value.message) < 400
