@@ -108,14 +108,16 @@ def add_agent(
 
 
 def verify_password(db: Database, login: str, password: str) -> AgentInfo | None:
-    """The agent if ``login``/``password`` are right and the account is active, else None."""
+    """The agent if ``login``/``password`` are right and the account is active, else None.
+    The scrypt work runs after the database connection is given back."""
     with db.session() as session:
         agent = session.scalars(select(Agent).where(Agent.login == login)).one_or_none()
-        stored = agent.password_hash if agent is not None else _dummy_hash()
-        ok = check_password(password, stored)
-        if agent is None or not ok or not agent.active:
-            return None
-        return _info(agent)
+        stored = agent.password_hash if agent is not None else None
+        info = _info(agent) if agent is not None else None
+    ok = check_password(password, stored if stored is not None else _dummy_hash())
+    if info is None or not ok or not info.active:
+        return None
+    return info
 
 
 def set_password(db: Database, agent_id: int, password: str) -> None:

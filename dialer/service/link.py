@@ -1,9 +1,14 @@
 """The agent link server: one WebSocket per agent desktop, JSON messages (docs/agent-protocol.md).
 
-Each connection is a session: `login` first (a wrong password is refused, and each further
-failure from the same peer or for the same agent waits longer before the answer), then requests
-that the engine carries out. A malformed or out-of-order message gets an `error` reply naming
-what is wrong; the session and the stored data are unchanged by it.
+Each connection is a session: `login` first, then requests that the engine carries out. A
+malformed or out-of-order message gets an `error` reply naming what is wrong; the session and
+the stored data are unchanged by it.
+
+Limits (docs/security.md): a frame over the protocol's 64 KiB gets `too_large` (aiohttp itself
+takes frames up to twice that, and closes the connection with code 1009 and a reason above it);
+a wrong password is refused and each further failure from the same address waits longer, on
+every login path of this server (`dialer.service.guard`); connections are capped per address and
+in total, a refused one is told why and closed with code 1013 (try again later).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import json
 import logging
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from dialer import protocol as p
 from dialer.core.agent_state import AgentState, AgentStateError
@@ -25,10 +30,14 @@ from dialer.db.agents import verify_password
 from dialer.db.campaigns import agent_campaign_ids
 from dialer.protocol import ErrorCode, LinkError
 from dialer.service.engine import Engine, Outbox
+from dialer.service.guard import Guard, check_password, refused
 
 log = logging.getLogger(__name__)
 
-MAX_FAILURE_DELAY = 8.0
+# aiohttp's own limit: frames between the protocol's limit and this get a `too_large` answer
+WS_MAX_MSG_SIZE = 2 * p.MAX_MESSAGE_BYTES
+TOO_BIG_REASON = (f"frame over {WS_MAX_MSG_SIZE} bytes; the agent link's limit is "
+                  f"{p.MAX_MESSAGE_BYTES} bytes").encode()
 # requests whose answer the floor sends itself (a record, an error, or `ok` once dialed)
 ANSWERED_BY_FLOOR = (p.PreviewRequest, p.PreviewDial, p.PushAccept)
 
@@ -57,14 +66,25 @@ class WsOutbox(Outbox):
         self.put(message)
 
 
+class LinkSocket(web.WebSocketResponse):
+    """aiohttp closes a connection whose frame is over `max_msg_size` with code 1009 and no
+    reason; this one says why."""
+
+    async def close(self, *, code: int = WSCloseCode.OK, message: bytes = b"",
+                    drain: bool = True) -> bool:
+        if code == WSCloseCode.MESSAGE_TOO_BIG and not message:
+            message = TOO_BIG_REASON
+        return await super().close(code=code, message=message, drain=drain)
+
+
 class LinkServer:
     def __init__(self, engine: Engine, host: str = "127.0.0.1", port: int = 8765,
-                 supervisor: tuple[str, str] | None = None) -> None:
+                 supervisor: tuple[str, str] | None = None, guard: Guard | None = None) -> None:
         self.engine = engine
         self.supervisor = supervisor
         self.host = host
         self.port = port
-        self.failures: dict[str, int] = {}
+        self.guard = guard or Guard()
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
@@ -73,7 +93,7 @@ class LinkServer:
         if self.supervisor is not None:
             from dialer.service.supervisor import SupervisorWeb
 
-            SupervisorWeb(self.engine, *self.supervisor).add_routes(app)
+            SupervisorWeb(self.engine, *self.supervisor, guard=self.guard).add_routes(app)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
@@ -84,13 +104,27 @@ class LinkServer:
             await self._runner.cleanup()
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(heartbeat=20)
+        peer = request.remote or "?"
+        ws = LinkSocket(heartbeat=20, max_msg_size=WS_MAX_MSG_SIZE)
+        why = self.guard.admit(peer)
+        if why is not None:
+            log.warning("security: refused connection from %s (agent link): %s", peer, why)
+            await ws.prepare(request)
+            await ws.send_str(p.encode(p.Error(ErrorCode.REFUSED, why)))
+            await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=why.encode()[:120])
+            return ws
+        try:
+            return await self._session(request, ws, peer)
+        finally:
+            self.guard.release(peer)
+
+    async def _session(self, request: web.Request, ws: LinkSocket,
+                       peer: str) -> web.WebSocketResponse:
         await ws.prepare(request)
         outbox = WsOutbox()
         writer = asyncio.create_task(self._write(ws, outbox))
         outbox.put(p.Welcome(p.PROTOCOL_VERSION, "opendialer"))
         agent: int | None = None
-        peer = request.remote or "?"
         try:
             async for msg in ws:
                 if msg.type != WSMsgType.TEXT:
@@ -107,10 +141,10 @@ class LinkServer:
                     outbox.put(p.Error(exc.code, exc.message, re=req_id or exc.re))
                 except (repo.RepositoryError, AgentStateError, FloorRefused) as exc:
                     outbox.put(p.Error(ErrorCode.REFUSED, str(exc), re=req_id))
-                except Exception as exc:   # never let one request end the session
+                except Exception:   # a fault in the dialer: never let it end the session
                     log.exception("agent link request failed")
-                    outbox.put(p.Error(ErrorCode.INTERNAL, f"the dialer could not do that: {exc}",
-                                       re=req_id))
+                    outbox.put(p.Error(ErrorCode.INTERNAL, "the dialer could not do that "
+                                       "(its log says why)", re=req_id))
         finally:
             if agent is not None and self.engine.outboxes.get(agent) is outbox:
                 self.engine.outboxes.pop(agent, None)
@@ -159,14 +193,17 @@ class LinkServer:
 
     async def _login(self, req: p.Login, out: WsOutbox, peer: str) -> int:
         login, password = req.agent, req.password
-        info = await asyncio.to_thread(verify_password, self.engine.db, login, password)
+        held = self.guard.held_for(peer)
+        if held:
+            refused(login, peer, "agent link", "too many failed logins")
+            raise LinkError(ErrorCode.REFUSED, f"too many failed logins from {peer}; try again "
+                                               f"in {max(1, round(held))} s")
+        info = await check_password(verify_password, self.engine.db, login, password)
         if info is None:
-            n = max(self.failures.get(login, 0), self.failures.get(peer, 0)) + 1
-            self.failures[login] = self.failures[peer] = n
-            await asyncio.sleep(min(MAX_FAILURE_DELAY, 0.25 * 2 ** (n - 1)))
+            refused(login, peer, "agent link", "wrong agent or password")
+            await asyncio.sleep(self.guard.failed(peer))
             raise LinkError(ErrorCode.BAD_CREDENTIALS, "wrong agent or password")
-        self.failures.pop(login, None)
-        self.failures.pop(peer, None)
+        self.guard.succeeded(peer)
         campaigns = await asyncio.to_thread(agent_campaign_ids, self.engine.db, info.id)
         e = self.engine
         e.login(fl.AgentLogin(info.id, info.login, info.display_name,

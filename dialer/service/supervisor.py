@@ -4,23 +4,29 @@
 and connected, campaigns with their counts from the database, the last pacing decision) into plain
 data. `SupervisorWeb` serves it read-only on the agent link's HTTP server (loopback by default):
 `/` is the page (updates itself every second), `/status` the JSON; both need the supervisor's login
-(a form that sets a session cookie, or HTTP Basic for scripts such as `dialer status`).
+(a form that sets a session cookie, or HTTP Basic for scripts such as `dialer status`); `POST
+/logout` ends the session. Sessions expire (8 hours) and are pruned; failed logins are throttled
+by the address's limiter shared with the agent link (`dialer.service.guard`). Every answer is
+`no-store`, may not be framed, and runs only its own inline script and style (CSP by hash).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import hashlib
 import hmac
-import secrets
-import time
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
 from dialer.core.floor import CallPhase, Leg
+from dialer.core.guard import Sessions
 from dialer.db import repository as repo
 from dialer.service.engine import Engine
+from dialer.service.guard import Guard, refused
 
 COOKIE = "opendialer_supervisor"
 
@@ -116,24 +122,15 @@ def render_text(snap: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-PAGE = """<!doctype html>
-<html><head><meta charset="utf-8"><title>opendialer - supervisor</title>
-<style>
+STYLE = """
 body{font-family:sans-serif;margin:1.5em;color:#222} h1{font-size:1.3em}
 table{border-collapse:collapse;margin:.4em 0 1.4em} td,th{border:1px solid #ccc;padding:.25em .6em}
 th{background:#f0f0f0;text-align:left} .ready{color:#2e7d32} .on_call{color:#1565c0}
 .not_ready{color:#c62828} .wrap_up{color:#ef6c00} .logout_pending{color:#6a1b9a}
-#err{color:#c62828}
-</style></head><body>
-<h1>opendialer: live view <small id="time"></small></h1><div id="err"></div>
-<h2>Campaigns</h2><table id="campaigns"><tr><th>Campaign</th><th>Mode</th><th>Status</th>
-<th>In flight</th><th>Attempts</th><th>Connected</th><th>Abandoned</th><th>Abandon rate</th>
-<th>Pacing</th></tr></table>
-<h2>Agents <small id="ready"></small></h2><table id="agents"><tr><th>Agent</th><th>State</th>
-<th>Voice</th><th>Call</th></tr></table>
-<h2>Calls</h2><table id="calls"><tr><th>Attempt</th><th>Number</th><th>State</th><th>Agent</th>
-<th>Seconds</th></tr></table>
-<script>
+#err,#error{color:#c62828} form.logout{float:right}
+"""
+
+SCRIPT = """
 function rows(id, list, cells) {
   const t = document.getElementById(id);
   while (t.rows.length > 1) t.deleteRow(1);
@@ -164,80 +161,146 @@ async function tick() {
   }
 }
 tick(); setInterval(tick, 1000);
-</script></body></html>
+"""
+
+PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>opendialer - supervisor</title>
+<style>""" + STYLE + """</style></head><body>
+<form class="logout" method="post" action="logout"><button type="submit" id="logout">Log out
+</button></form>
+<h1>opendialer: live view <small id="time"></small></h1><div id="err"></div>
+<h2>Campaigns</h2><table id="campaigns"><tr><th>Campaign</th><th>Mode</th><th>Status</th>
+<th>In flight</th><th>Attempts</th><th>Connected</th><th>Abandoned</th><th>Abandon rate</th>
+<th>Pacing</th></tr></table>
+<h2>Agents <small id="ready"></small></h2><table id="agents"><tr><th>Agent</th><th>State</th>
+<th>Voice</th><th>Call</th></tr></table>
+<h2>Calls</h2><table id="calls"><tr><th>Attempt</th><th>Number</th><th>State</th><th>Agent</th>
+<th>Seconds</th></tr></table>
+<script>""" + SCRIPT + """</script></body></html>
 """
 
 LOGIN = """<!doctype html>
-<html><head><meta charset="utf-8"><title>opendialer - log in</title></head>
-<body style="font-family:sans-serif;margin:2em"><h1>opendialer supervisor</h1>{error}
+<html><head><meta charset="utf-8"><title>opendialer - log in</title>
+<style>""" + STYLE + """</style></head>
+<body><h1>opendialer supervisor</h1>{error}
 <form method="post" action="login"><p><label>User <input name="user" id="user"></label></p>
 <p><label>Password <input type="password" name="password" id="password"></label></p>
 <p><button type="submit" id="submit">Log in</button></p></form></body></html>
 """
 
 
+def _hash(source: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(source.encode()).digest()).decode() + "'"
+
+
+# the page's own inline script and style, and nothing else; no framing, no foreign requests
+CSP = (f"default-src 'none'; script-src {_hash(SCRIPT)}; style-src {_hash(STYLE)}; "
+       "connect-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+       "base-uri 'none'")
+HEADERS = {"Content-Security-Policy": CSP, "X-Frame-Options": "DENY",
+           "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
+           "Referrer-Policy": "no-referrer"}
+WHERE_FORM, WHERE_BASIC = "supervisor page", "supervisor basic auth"
+
+
 class SupervisorWeb:
     """Routes for the live view on an aiohttp application; one supervisor account."""
 
-    def __init__(self, engine: Engine, user: str, password: str) -> None:
+    def __init__(self, engine: Engine, user: str, password: str, guard: Guard | None = None,
+                 sessions: Sessions | None = None) -> None:
         self.engine = engine
         self.user = user
         self.password = password
-        self.sessions: dict[str, float] = {}
-        self.failures = 0
+        self.guard = guard or Guard()
+        self.sessions = sessions or Sessions()
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/", self.page)
         app.router.add_get("/status", self.status)
         app.router.add_get("/login", self.login_form)
         app.router.add_post("/login", self.login)
+        app.router.add_post("/logout", self.logout)
+        app.on_response_prepare.append(self._headers)
+
+    @staticmethod
+    async def _headers(request: web.Request, response: web.StreamResponse) -> None:
+        if request.path != "/agent":
+            response.headers.update(HEADERS)
 
     def _check(self, user: str, password: str) -> bool:
         return hmac.compare_digest(user.encode(), self.user.encode()) & hmac.compare_digest(
             password.encode(), self.password.encode())
 
-    def _authorized(self, request: web.Request) -> bool:
-        token = request.cookies.get(COOKIE)
-        if token and self.sessions.get(token, 0) > time.monotonic():
-            return True
-        auth = request.headers.get("Authorization", "")
-        if auth.startswith("Basic "):
-            try:
-                import base64
+    def _session(self, request: web.Request) -> bool:
+        return self.sessions.valid(request.cookies.get(COOKIE), self.guard.clock())
 
-                user, _, password = base64.b64decode(auth[6:]).decode().partition(":")
-            except ValueError:
-                return False
-            return self._check(user, password)
-        return False
+    async def _basic(self, request: web.Request) -> web.Response | None:
+        """None if the request carries the supervisor's HTTP Basic credentials, else the answer
+        (401, or 429 while the address is held after failed logins)."""
+        auth = request.headers.get("Authorization", "")
+        peer = request.remote or "?"
+        if auth.startswith("Basic "):
+            held = self.guard.held_for(peer)
+            if held:
+                refused(self.user, peer, WHERE_BASIC, "too many failed logins")
+                return web.json_response(
+                    {"error": "too many failed logins; try again later"}, status=429,
+                    headers={"Retry-After": str(max(1, round(held)))})
+            try:
+                user, _, password = base64.b64decode(auth[6:], validate=True).decode().partition(
+                    ":")
+            except (ValueError, binascii.Error):
+                user, password = "?", ""
+            if self._check(user, password):
+                self.guard.succeeded(peer)
+                return None
+            refused(user, peer, WHERE_BASIC, "wrong user or password")
+            await asyncio.sleep(self.guard.failed(peer))
+        return web.json_response({"error": "log in as the supervisor"}, status=401,
+                                 headers={"WWW-Authenticate": 'Basic realm="opendialer"'})
 
     async def page(self, request: web.Request) -> web.StreamResponse:
-        if not self._authorized(request):
+        if not self._session(request) and await self._basic(request) is not None:
             raise web.HTTPFound("/login")
         return web.Response(text=PAGE, content_type="text/html")
 
     async def status(self, request: web.Request) -> web.StreamResponse:
-        if not self._authorized(request):
-            return web.json_response({"error": "log in as the supervisor"}, status=401,
-                                     headers={"WWW-Authenticate": 'Basic realm="opendialer"'})
+        if not self._session(request):
+            refusal = await self._basic(request)
+            if refusal is not None:
+                return refusal
         return web.json_response(await snapshot(self.engine))
 
     async def login_form(self, request: web.Request) -> web.StreamResponse:
-        return web.Response(text=LOGIN.format(error=""), content_type="text/html")
+        return web.Response(text=LOGIN.replace("{error}", ""), content_type="text/html")
 
     async def login(self, request: web.Request) -> web.StreamResponse:
+        peer = request.remote or "?"
         form = await request.post()
-        if self._check(str(form.get("user", "")), str(form.get("password", ""))):
-            self.failures = 0
-            token = secrets.token_urlsafe(24)
-            self.sessions[token] = time.monotonic() + 12 * 3600
+        user = str(form.get("user", ""))
+        held = self.guard.held_for(peer)
+        if held:
+            refused(user, peer, WHERE_FORM, "too many failed logins")
+            return self._login_page(f"Too many failed logins; try again in "
+                                    f"{max(1, round(held))} s.", 429)
+        if self._check(user, str(form.get("password", ""))):
+            self.guard.succeeded(peer)
+            token = self.sessions.open(self.guard.clock())
             resp = web.HTTPFound("/")
-            resp.set_cookie(COOKIE, token, httponly=True, samesite="Strict")
+            resp.set_cookie(COOKIE, token, httponly=True, samesite="Strict", path="/",
+                            max_age=int(self.sessions.ttl))
             raise resp
-        self.failures += 1
-        import asyncio
+        refused(user, peer, WHERE_FORM, "wrong user or password")
+        await asyncio.sleep(self.guard.failed(peer))
+        return self._login_page("Wrong user or password.", 401)
 
-        await asyncio.sleep(min(8.0, 0.25 * 2 ** (self.failures - 1)))
-        return web.Response(text=LOGIN.format(error='<p id="error" style="color:#c62828">'
-                                              'Wrong user or password.</p>'),
-                            content_type="text/html", status=401)
+    async def logout(self, request: web.Request) -> web.StreamResponse:
+        self.sessions.close(request.cookies.get(COOKIE))
+        resp = web.HTTPFound("/login")
+        resp.del_cookie(COOKIE, path="/")
+        raise resp
+
+    @staticmethod
+    def _login_page(error: str, status: int) -> web.Response:
+        return web.Response(text=LOGIN.replace("{error}", f'<p id="error">{error}</p>'),
+                            content_type="text/html", status=status)

@@ -1,0 +1,84 @@
+"""What the agent link's HTTP server shares to resist password guessing (docs/security.md):
+
+- one `LoginThrottle` (`dialer.core.guard`) for every login path, keyed by the peer's address;
+- password checks (scrypt, deliberately slow) on a small executor of their own, so guesses never
+  take the default thread pool that reads the database for everything else;
+- caps on agent-link connections, per address and in total;
+- one `security` log line per refused login, in the fixed format fail2ban matches:
+
+      security: refused login for 'agent1001' from 127.0.0.1 (agent link): wrong agent or password
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from dialer.core.guard import LoginThrottle, safe_login
+
+security_log = logging.getLogger("dialer.security")
+T = TypeVar("T")
+
+# scrypt with N = 2^14 takes about 16 MiB and tens of milliseconds: two at a time is plenty
+_PASSWORD_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="opendialer-password")
+
+
+def refused(login: str, address: str, where: str, reason: str) -> None:
+    """Log a refused login (the format is fail2ban's filter: docs/security.md)."""
+    security_log.warning("security: refused login for '%s' from %s (%s): %s",
+                         safe_login(login), safe_login(address), where, reason)
+
+
+async def check_password(fn: Callable[..., T], *args: object) -> T:
+    """Run a password check on the password executor."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_PASSWORD_POOL, lambda: fn(*args))
+
+
+@dataclass
+class Guard:
+    """The login limiter and the connection counts of one server."""
+
+    throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    max_per_address: int = 8
+    max_total: int = 500
+    clock: Callable[[], float] = time.monotonic
+    connections: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(self.connections.values())
+
+    def admit(self, address: str) -> str | None:
+        """Count a new connection from `address`; why it is refused (not counted), or None."""
+        if self.total >= self.max_total:
+            return f"the dialer has {self.max_total} agent connections already; try again later"
+        if self.connections.get(address, 0) >= self.max_per_address:
+            return (f"too many connections from {address} (at most {self.max_per_address}); "
+                    f"close one and try again")
+        self.connections[address] = self.connections.get(address, 0) + 1
+        return None
+
+    def release(self, address: str) -> None:
+        left = self.connections.get(address, 0) - 1
+        if left > 0:
+            self.connections[address] = left
+        else:
+            self.connections.pop(address, None)
+
+    def held_for(self, address: str) -> float:
+        """Seconds the address is still held; under 50 ms counts as free (a client that waited
+        for the answer to its failure is not refused for a timer's rounding)."""
+        held = self.throttle.held_for(address, self.clock())
+        return held if held > 0.05 else 0.0
+
+    def failed(self, address: str) -> float:
+        return self.throttle.failed(address, self.clock())
+
+    def succeeded(self, address: str) -> None:
+        self.throttle.succeeded(address)
