@@ -70,7 +70,8 @@ class AgentLink(QObject):
         return bool(self.ws.state() == QAbstractSocket.ConnectedState)
 
     def on_disconnected(self) -> None:
-        reason = self.ws.errorString() or "closed"
+        # the dialer's close reason first ("too many connections from ...", "frame over ...")
+        reason = self.ws.closeReason() or self.ws.errorString() or "closed"
         self.closed.emit(reason)
 
     def on_text(self, text: str) -> None:

@@ -68,17 +68,27 @@ class AgentClient:
 
     async def _read(self) -> None:
         assert self._ws is not None
-        async for msg in self._ws:
-            if msg.type == aiohttp.WSMsgType.TEXT:
-                try:
-                    message = p.parse_server_message(msg.data)
-                except p.LinkError as exc:
-                    await self.inbox.put(ProtocolViolation(
-                        f"the dialer sent {msg.data[:300]!r}: {exc.code}: {exc}"))
-                    continue
-                self.history.append(message)
-                await self.inbox.put(message)
-        await self.inbox.put(LinkClosed("link closed"))
+        why = "link closed"
+        while True:
+            msg = await self._ws.receive()
+            if msg.type == aiohttp.WSMsgType.CLOSE:     # the dialer says why, when it does
+                why = f"link closed by the dialer (code {msg.data}" + (
+                    f": {msg.extra})" if msg.extra else ")")
+                break
+            if msg.type in (aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED,
+                            aiohttp.WSMsgType.ERROR):
+                break
+            if msg.type != aiohttp.WSMsgType.TEXT:
+                continue
+            try:
+                message = p.parse_server_message(msg.data)
+            except p.LinkError as exc:
+                await self.inbox.put(ProtocolViolation(
+                    f"the dialer sent {msg.data[:300]!r}: {exc.code}: {exc}"))
+                continue
+            self.history.append(message)
+            await self.inbox.put(message)
+        await self.inbox.put(LinkClosed(why))
 
     async def send_raw(self, text: str) -> None:
         assert self._ws is not None
@@ -120,7 +130,7 @@ class AgentClient:
             except TimeoutError:
                 continue
             if isinstance(got, LinkClosed):
-                raise LinkClosed(f"link closed while waiting for {what}")
+                raise LinkClosed(f"{got} while waiting for {what}")
             if isinstance(got, Exception):
                 raise got
             self.backlog.append(got)

@@ -19,6 +19,7 @@ import pytest
 
 from dialer.config.settings import Settings
 from dialer.protocol import MAX_MESSAGE_BYTES
+from dialer.service.client import AgentClient, LinkClosed
 from dialer.service.link import WS_MAX_MSG_SIZE
 from tests.integration.link_env import SUPERVISOR, LinkEnv, link_env
 
@@ -186,6 +187,10 @@ async def test_connections_are_capped_per_address_and_in_total(
     closing = await extra.receive(timeout=3)
     assert closing.type == aiohttp.WSMsgType.CLOSE and closing.data == 1013
     assert "too many connections" in closing.extra
+    # the dialer's own client says why
+    with pytest.raises(LinkClosed, match=r"code 1013: too many connections from 127\.0\.0\.1"):
+        async with AgentClient(env.url):
+            pass
     await open_[0].close()
     for _ in range(50):                     # the server counts the close once it has seen it
         if env.link.guard.total == 2:
