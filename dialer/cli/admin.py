@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import make_url
+
 from dialer.ari import AriClient
 from dialer.config.asterisk_values import ValueProblem, seat_endpoint
 from dialer.config.campaign import CampaignConfigError, load_campaign
@@ -46,6 +48,13 @@ class AdminError(Exception):
 
 def open_db(settings: Settings) -> Database:
     return open_database(settings.service.database)
+
+
+def shown_database(database: str) -> str:
+    """The database as it may be printed or logged: a URL without its password."""
+    if "://" not in database:
+        return database
+    return make_url(database).render_as_string(hide_password=True)
 
 
 def _campaign(db: Database, name: str) -> int:
@@ -215,7 +224,7 @@ async def _serve(settings: Settings, stop: asyncio.Event | None, lease: Lease) -
         await link.start()
         logging.getLogger(__name__).info("dialer serving agents at %s", settings.service.link_url)
         print(f"dialer: serving agents at {sv.link_url}, the supervisor's live view at "
-              f"{sv.web_url}; database {sv.database}", flush=True)
+              f"{sv.web_url}; database {shown_database(sv.database)}", flush=True)
         try:
             # until asked to stop, or the engine stopped itself (a supervised task died)
             done = asyncio.ensure_future(stop.wait())

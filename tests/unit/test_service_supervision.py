@@ -82,3 +82,12 @@ def test_a_locked_database_is_retried_until_the_write_lands(tmp_path: Path) -> N
     result, took = asyncio.run(main())
     assert result == 1 and took >= 0.5
     assert sqlite3.connect(path).execute("select count(*) from t").fetchone() == (1,)
+
+
+def test_the_database_is_shown_without_its_password() -> None:
+    from dialer.cli.admin import shown_database
+
+    shown = shown_database("postgresql+psycopg://dialer:s3cret@db.example:5432/dialer")
+    assert "s3cret" not in shown and "db.example:5432/dialer" in shown
+    assert shown_database("/var/lib/opendialer/dialer.sqlite3") == (
+        "/var/lib/opendialer/dialer.sqlite3")
