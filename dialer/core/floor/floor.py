@@ -528,7 +528,6 @@ class Floor:
                 self._unreserve(call, seat)
         call.move(CallPhase.MESSAGE)
         call.deadline = None
-        call.message_asked = True
         answered = call.answered_at or self.now
         self._observe(call.campaign_id, pc.CallAbandoned(
             call.attempt_id, (self.now - answered).total_seconds()))

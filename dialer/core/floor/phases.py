@@ -94,8 +94,6 @@ DECISIONS: Final[dict[CallPhase, frozenset[CallPhase]]] = {
     P.ENDED: frozenset(),
 }
 
-ANSWERED_PHASES: Final = frozenset({P.ANSWERED, P.DETECTING, P.WAITING, P.BRIDGING,
-                                    P.CONNECTED, P.MESSAGE})
 
 
 @dataclass
@@ -123,7 +121,6 @@ class CustomerCall:
     deadline: datetime | None = None        # waiting: when the message must be decided
     amd_status: str | None = None
     fax: bool = False                       # a fax answered: hung up, never an agent's call
-    message_asked: bool = False
     message_started_at: datetime | None = None
     message_stored: bool = False            # its safe_harbor event is stored (it played)
     hung_up_by: str | None = None           # "dialer", "agent" or "customer"
