@@ -45,7 +45,9 @@ class Guard:
     """The login limiter and the connection counts of one server."""
 
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
-    max_per_address: int = 8
+    # a floor behind one NAT address, or several headless agents on one PC, is many agents from
+    # one address: the cap stops one host from taking every connection, not a busy office
+    max_per_address: int = 200
     max_total: int = 500
     clock: Callable[[], float] = time.monotonic
     connections: dict[str, int] = field(default_factory=dict)
