@@ -1,12 +1,15 @@
 """The agent desktop: login dialog, then the main window, over one `AgentLink`.
 
-The SIP phone (softphone.sip) registers with the SIP account given at login and auto-answers the
-dialer's voice-channel call; the window's mute, hold and keypad drive it.
+The SIP phone (softphone.sip) registers with the seat's SIP account, which the dialer hands over
+the authenticated link at login (or with one typed in the dialog, for another PBX), and
+auto-answers the dialer's voice-channel call; the window's mute, hold and keypad drive it. The
+login names the phone's SIP port, so the dialer calls this phone and no other.
 """
 
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from typing import Any
 
 from PyQt5.QtWidgets import QApplication
@@ -21,8 +24,10 @@ from softphone.ui.main_window import MainWindow
 class AgentApp:
     """Owns the link, the login dialog and the main window; `phone` is optional (tests)."""
 
-    def __init__(self, phone_factory: Any = None, dialer_url: str | None = None) -> None:
+    def __init__(self, phone_factory: Any = None, dialer_url: str | None = None,
+                 port_probe: Any = None) -> None:
         self.link = AgentLink()
+        self.port_probe = port_probe      # LoginRequest -> the SIP port the phone will use
         self.login = LoginDialog(**({"dialer_url": dialer_url} if dialer_url else {}))
         self.window: MainWindow | None = None
         self.phone_factory = phone_factory
@@ -35,20 +40,35 @@ class AgentApp:
 
     def on_submitted(self, req: LoginRequest) -> None:
         self._request = req
-        if self.phone_factory is not None and self.phone is None:
-            try:
-                self.phone = self.phone_factory(req)
-            except Exception as exc:   # say it plainly in the dialog
-                self.login.show_error(f"Your SIP phone could not register: {exc}")
+        if self.phone_factory is not None and self.phone is None and req.sip_password:
+            if not self._open_phone(req):
                 return
         if self.link.is_open():
-            self.link.login(req.agent, req.password)
+            self._send_login(req)
         else:
             self.link.open(req.dialer_url)
 
+    def _open_phone(self, req: LoginRequest) -> bool:
+        try:
+            self.phone = self.phone_factory(req)
+        except Exception as exc:   # say it plainly in the dialog
+            self.login.show_error(f"Your SIP phone could not register: {exc}")
+            return False
+        return True
+
+    def _send_login(self, req: LoginRequest) -> None:
+        sip_port = None
+        if self.phone_factory is not None and self.port_probe is not None:
+            try:
+                sip_port = self.port_probe(req)
+            except Exception as exc:
+                self.login.show_error(f"Your SIP phone cannot start: {exc}")
+                return
+        self.link.login(req.agent, req.password, sip_port)
+
     def on_opened(self) -> None:
         if self._request is not None:
-            self.link.login(self._request.agent, self._request.password)
+            self._send_login(self._request)
 
     def on_closed(self, reason: str) -> None:
         if self.window is None:
@@ -61,6 +81,15 @@ class AgentApp:
                     else msg.message or "Login failed.")
             self.login.show_error(text)
         elif isinstance(msg, p.LoginOk):
+            req = self._request
+            if self.phone_factory is not None and self.phone is None and req is not None:
+                if msg.sip is None:
+                    self.login.show_error("The dialer has no SIP account for this agent's "
+                                          "phone: type the SIP account and password.")
+                    return
+                if not self._open_phone(replace(req, sip_user=str(msg.sip["user"]),
+                                                sip_password=str(msg.sip["password"]))):
+                    return
             self.login.hide()
             if self.window is None:
                 self.window = MainWindow(self.link)
@@ -83,7 +112,18 @@ class AgentApp:
 def open_phone(req: LoginRequest) -> Any:
     from softphone.phone import Phone
 
-    return Phone.open(req.sip_user, req.sip_password or req.password, req.sip_server)
+    return Phone.open(req.sip_user, req.sip_password, req.sip_server)
+
+
+def phone_port(req: LoginRequest) -> int:
+    """The UDP port the SIP stack takes SIP on (the stack starts here if it has not yet)."""
+    from softphone.sip.pjsua2_ua import PjsuaStack, local_address_towards
+
+    host, _, port = req.sip_server.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"the SIP server must be HOST:PORT, got {req.sip_server!r}")
+    stack = PjsuaStack.shared(bind=local_address_towards(host, int(port)))
+    return int(stack.local_address[1])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     app = QApplication(sys.argv[:1])
     agent_app = AgentApp(phone_factory=None if args.no_phone else open_phone,
-                         dialer_url=args.dialer)
+                         dialer_url=args.dialer, port_probe=None if args.no_phone else phone_port)
     agent_app.login.show()
     code = app.exec_()
     if agent_app.phone is not None:

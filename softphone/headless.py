@@ -55,8 +55,6 @@ from softphone.sip.api import (
     UaEvent,
 )
 
-DEFAULT_PASSWORD_PREFIX = "dev-only-sip-"
-
 
 # ---------------------------------------------------------------------------- options
 def parse_agents(specs: list[str]) -> list[int]:
@@ -100,11 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--agent", action="append", required=True, metavar="N[-M]",
                    help="agent seat number(s): SIP user agent<N>; repeatable, ranges allowed")
     p.add_argument("--registrar", default="127.0.0.1:5060", help="PBX SIP host:port")
-    p.add_argument("--password", help="SIP password (one agent only)")
-    p.add_argument("--password-prefix",
-                   default=os.environ.get("OPENDIALER_SIP_PASSWORD_PREFIX",
-                                          DEFAULT_PASSWORD_PREFIX),
-                   help="password = prefix + agent number (env OPENDIALER_SIP_PASSWORD_PREFIX)")
+    p.add_argument("--password", help="SIP password (one agent only; default: the seat's own "
+                   "password, from env OPENDIALER_SEAT_KEY or this installation's secrets)")
     p.add_argument("--expires", type=int, default=120, help="registration lifetime, s")
     p.add_argument("--manual-answer", action="store_true",
                    help="let incoming calls ring instead of answering them")
@@ -207,6 +202,19 @@ class CallReport:
     events: list[str] = field(default_factory=list)
 
 
+def seat_sip_password(number: int) -> str:
+    """Seat `number`'s own SIP password: from OPENDIALER_SEAT_KEY, else from the settings of the
+    installation this runs in (a scripted agent runs beside the dialer)."""
+    from dialer.config.secrets import seat_password
+
+    key = os.environ.get("OPENDIALER_SEAT_KEY")
+    if key:
+        return seat_password(key, number)
+    from dialer.config.settings import load_settings
+
+    return load_settings().agents.sip_password(number)
+
+
 class ScriptedAgent:
     """An agent seat: a user agent on a virtual sound card with a scripted voice."""
 
@@ -215,7 +223,7 @@ class ScriptedAgent:
         from softphone.sip.pjsua2_ua import PjsuaUserAgent
 
         self.user = f"agent{number}"
-        password = args.password or f"{args.password_prefix}{number}"
+        password = args.password or seat_sip_password(number)
         self.account = SipAccount(self.user, password, args.registrar, expires_s=args.expires)
         self.device = VirtualAudioDevice(fmt, parse_voice(args.voice, fmt), keep_seconds=60)
         self.bridge = AudioBridge(self.device, fmt)
@@ -277,7 +285,8 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     except ValueError as exc:
         parser.error(str(exc))
     if args.password and len(numbers) > 1:
-        parser.error("--password is for one agent; use --password-prefix for several")
+        parser.error("--password is for one agent; several agents use their seats' own "
+                     "passwords (OPENDIALER_SEAT_KEY or this installation's secrets)")
     if args.call and len(numbers) > 1:
         parser.error("--call places one call: give one --agent")
     from softphone.sip.pjsua2_ua import MAX_ACCOUNTS, PjsuaStack, local_address_towards

@@ -103,8 +103,8 @@ class AgentLink(QObject):
         self.ws.sendTextMessage(p.encode(dataclasses.replace(request, id=req_id)))
         return req_id
 
-    def login(self, agent: str, password: str) -> str:
-        return self.send(p.Login(agent, password))
+    def login(self, agent: str, password: str, sip_port: int | None = None) -> str:
+        return self.send(p.Login(agent, password, sip_port))
 
     def ready(self) -> str:
         return self.send(p.Ready())

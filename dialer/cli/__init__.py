@@ -113,6 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     compliance_cli.add_parsers(sub)
     trunk_cli.add_parsers(sub)
+    from dialer.cli import security as security_cli
+
+    security_cli.add_parsers(sub)
     return parser
 
 
@@ -133,6 +136,10 @@ def main(argv: list[str] | None = None) -> int:
             from dialer.cli.demo import main as demo_main
 
             return demo_main(settings, args.campaign, args.contacts)
+        if args.command == "security":
+            from dialer.cli import security as security_cli
+
+            return security_cli.run(settings, args)
         from dialer.cli import compliance as compliance_cli
         from dialer.cli import trunk as trunk_cli
 

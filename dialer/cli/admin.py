@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from dialer.ari import AriClient
 from dialer.config.asterisk_values import ValueProblem, seat_endpoint
 from dialer.config.campaign import CampaignConfigError, load_campaign
+from dialer.config.exposure import refuse_exposed_defaults
 from dialer.config.settings import Settings, SettingsError
 from dialer.core.campaign import CampaignStatus
 from dialer.db import repository as repo
@@ -192,6 +193,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None,
     """Run the dialer service until `stop` is set (or SIGINT/SIGTERM). Holding the database's
     lease (`lease`, or taken here first: LeaseHeld if another service holds it) before the
     database is migrated or recovered and before Asterisk is reached."""
+    refuse_exposed_defaults(settings)     # before anything listens
     lease = lease or acquire_lease(settings.service.database)
     try:
         await _serve(settings, stop, lease)
@@ -220,7 +222,8 @@ async def _serve(settings: Settings, stop: asyncio.Event | None, lease: Lease) -
         gc.freeze()
         sv = settings.service
         link = LinkServer(engine, sv.link_host, sv.link_port,
-                          supervisor=(sv.supervisor_user, sv.supervisor_password))
+                          supervisor=(sv.supervisor_user, sv.supervisor_password),
+                          seats=settings.agents)
         await link.start()
         logging.getLogger(__name__).info("dialer serving agents at %s", settings.service.link_url)
         print(f"dialer: serving agents at {sv.link_url}, the supervisor's live view at "

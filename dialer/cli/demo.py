@@ -88,7 +88,7 @@ async def _run_demo(settings: Settings, db_path: Path, campaign_file: Path,
         async with AriClient.from_settings(settings.pbx) as ari:
             engine = Engine(db, ari, live_trunks(settings))
             await engine.start()
-            link = LinkServer(engine, settings.service.link_host, port)
+            link = LinkServer(engine, settings.service.link_host, port, seats=settings.agents)
             await link.start()
             url = settings.service.link_url
             calls: dict[str, int] = {}

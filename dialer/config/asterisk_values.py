@@ -13,6 +13,7 @@ contexts that calls from a carrier may land in, and the seats an agent's phone m
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterable
 
@@ -71,3 +72,30 @@ def seat_endpoint(sip: str, seats: Iterable[int]) -> str:
                  else "none: [agents] count is 0")
         raise ValueProblem(f"{sip!r} is not an agent seat's phone (the seats are {where})")
     return sip
+
+
+SIP_PORT_RANGE = range(1, 65536)
+
+
+def phone_at(endpoint: str, peer: str, sip_port: int) -> str:
+    """The dial string that reaches the phone of a logged-in agent at the link's own address:
+    `PJSIP/agent1001/sip:agent1001@<peer>:<sip_port>`.
+
+    The voice channel then goes to the phone beside the agent's link, never to whatever last
+    registered as the seat (anyone who learnt the seat's password and registered from elsewhere
+    replaces the contact, but is not called). `peer` is the address the authenticated link comes
+    from, as the server saw it; `sip_port` is the port the agent's softphone said it listens on.
+    ValueProblem if either cannot go into a dial string.
+    """
+    m = re.fullmatch(r"PJSIP/(?P<user>[A-Za-z0-9_.-]+)", endpoint)
+    if not m:
+        raise ValueProblem(f"{endpoint!r} is not a PJSIP endpoint the dialer can address")
+    if isinstance(sip_port, bool) or not isinstance(sip_port, int) \
+            or sip_port not in SIP_PORT_RANGE:
+        raise ValueProblem(f"sip_port {sip_port!r} is not a port 1-65535")
+    try:
+        ip = ipaddress.ip_address(peer)
+    except ValueError:
+        raise ValueProblem(f"the link's peer {peer!r} is not an IP address") from None
+    host = f"[{ip}]" if ip.version == 6 else str(ip)
+    return f"{endpoint}/sip:{m.group('user')}@{host}:{sip_port}"

@@ -1,17 +1,19 @@
 """Service settings: `config/opendialer.toml`, overridden by the environment.
 
 Owns where the project's files are (repository root, runtime directory, cache) and the PBX,
-carrier and agent-seat settings every command shares. Secrets in the shipped file are development
-defaults; the environment variables named in it override them.
+carrier and agent-seat settings every command shares. No secret ships in the file: each
+installation makes its own (`dialer.config.secrets`), and the environment or the file may set them.
 """
 
 from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from dialer.config.secrets import SecretsError, load_secrets, seat_password
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,10 +32,12 @@ class PbxSettings:
     ari_user: str
     ari_password: str
     ari_app: str
+    ari_bind: str = "127.0.0.1"   # ARI's own address: loopback unless configured otherwise
 
     @property
     def ari_url(self) -> str:
-        return f"http://{self.bind}:{self.http_port}/ari"
+        host = f"[{self.ari_bind}]" if ":" in self.ari_bind else self.ari_bind
+        return f"http://{host}:{self.http_port}/ari"
 
 
 @dataclass(frozen=True)
@@ -48,13 +52,14 @@ class CarrierSettings:
 class AgentSeats:
     first: int
     count: int
-    sip_password_prefix: str
+    seat_key: str = field(repr=False)
 
     def numbers(self) -> range:
         return range(self.first, self.first + self.count)
 
     def sip_password(self, number: int) -> str:
-        return f"{self.sip_password_prefix}{number}"
+        """Seat `number`'s own SIP password (random per seat and per installation)."""
+        return seat_password(self.seat_key, number)
 
 
 @dataclass(frozen=True)
@@ -63,7 +68,7 @@ class ServiceSettings:
     link_host: str
     link_port: int
     supervisor_user: str = "supervisor"
-    supervisor_password: str = "dev-only-supervisor"   # DEVELOPMENT DEFAULT
+    supervisor_password: str = field(default="", repr=False)
 
     @property
     def web_url(self) -> str:
@@ -117,6 +122,15 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         if not isinstance(data.get(section), dict):
             raise SettingsError(f"{path}: section [{section}] is missing")
     p, c, a = data["pbx"], data["carrier"], data["agents"]
+    if "sip_password_prefix" in a:
+        raise SettingsError(f"{path}: [agents] sip_password_prefix is gone: each seat now has its "
+                            f"own random SIP password, which the dialer gives the agent's "
+                            f"softphone at login; remove the line")
+    runtime = Path(env.get("OPENDIALER_RUNTIME_DIR", REPO_ROOT / "var"))
+    try:
+        own = load_secrets(runtime)
+    except SecretsError as exc:
+        raise SettingsError(str(exc)) from None
     pbx = PbxSettings(
         bind=_field(p, "pbx", "bind", str, path),
         sip_port=_port(p, "pbx", "sip_port", path),
@@ -125,8 +139,10 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         rtp_end=_port(p, "pbx", "rtp_end", path),
         ari_user=_field(p, "pbx", "ari_user", str, path),
         ari_password=env.get("OPENDIALER_ARI_PASSWORD")
-        or _field(p, "pbx", "ari_password", str, path),
+        or (_field(p, "pbx", "ari_password", str, path) if "ari_password" in p
+            else own.ari_password),
         ari_app=_field(p, "pbx", "ari_app", str, path),
+        ari_bind=_field(p, "pbx", "ari_bind", str, path) if "ari_bind" in p else "127.0.0.1",
     )
     carrier = CarrierSettings(
         host=_field(c, "carrier", "host", str, path),
@@ -137,8 +153,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     agents = AgentSeats(
         first=_field(a, "agents", "first", int, path),
         count=_field(a, "agents", "count", int, path),
-        sip_password_prefix=env.get("OPENDIALER_SIP_PASSWORD_PREFIX")
-        or _field(a, "agents", "sip_password_prefix", str, path),
+        seat_key=env.get("OPENDIALER_SEAT_KEY") or own.seat_key,
     )
     for name, lo, hi in (("pbx", pbx.rtp_start, pbx.rtp_end),
                          ("carrier", carrier.rtp_start, carrier.rtp_end)):
@@ -146,7 +161,6 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
             raise SettingsError(f"{path}: [{name}] rtp_start ({lo}) must be below rtp_end ({hi})")
     if pbx.sip_port == carrier.sip_port and pbx.bind == carrier.host:
         raise SettingsError(f"{path}: [pbx] and [carrier] cannot share SIP port {pbx.sip_port}")
-    runtime = Path(env.get("OPENDIALER_RUNTIME_DIR", REPO_ROOT / "var"))
     cache = Path(env.get("OPENDIALER_CACHE_DIR", "/var/cache/opendialer"))
     sv = data.get("service", {})
     if not isinstance(sv, dict):
@@ -159,7 +173,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         else "127.0.0.1",
         supervisor_user=str(sv.get("supervisor_user", "supervisor")),
         supervisor_password=env.get("OPENDIALER_SUPERVISOR_PASSWORD")
-        or str(sv.get("supervisor_password", "dev-only-supervisor")),
+        or (_field(sv, "service", "supervisor_password", str, path)
+            if "supervisor_password" in sv else own.supervisor_password),
         link_port=int(env["OPENDIALER_LINK_PORT"]) if env.get("OPENDIALER_LINK_PORT", "").isdigit()
         else _port(sv, "service", "link_port", path) if "link_port" in sv else 8765,
     )

@@ -97,6 +97,9 @@ class Login(Request):
     TYPE: ClassVar[str] = "login"
     agent: str
     password: str = field(repr=False)
+    # the UDP port the agent's softphone takes SIP on, at the address this link comes from: the
+    # dialer then calls that phone only, not whatever registered as the seat
+    sip_port: int | None = None
 
 
 @dataclass(frozen=True)
@@ -200,6 +203,8 @@ class LoginOk(ServerMessage):
     name: str
     state: AgentState
     campaigns: tuple[JsonObject, ...]
+    # the agent's seat's own SIP account {"user", "password"} (seats the dialer's PBX renders)
+    sip: JsonObject | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)

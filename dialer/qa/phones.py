@@ -12,6 +12,7 @@ dialer's agent-session call at once and send a tone as the agent's voice:
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -136,13 +137,13 @@ def start_softphones(settings: Settings, seats: list[int], base: Path, tone_hz: 
             group = seats[i:i + PER_PROCESS]
             log = base / f"softphone-{group[0]}.jsonl"
             cmd = [sys.executable, "-m", "softphone", "--headless", "--json",
-                   "--registrar", registrar, "--voice", f"tone:{tone_hz}",
-                   "--password-prefix", settings.agents.sip_password_prefix]
+                   "--registrar", registrar, "--voice", f"tone:{tone_hz}"]
             for seat in group:
                 cmd += ["--agent", str(seat)]
             with log.open("wb") as out:
-                phones.processes.append(subprocess.Popen(
-                    cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT))
+                phones.processes.append(subprocess.Popen(   # the key by environment, not argv
+                    cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                    env=dict(os.environ, OPENDIALER_SEAT_KEY=settings.agents.seat_key)))
             phones.logs.append(log)
         want = {f"agent{seat}" for seat in seats}
         deadline = time.monotonic() + timeout

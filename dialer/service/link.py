@@ -22,6 +22,8 @@ from typing import Any
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from dialer import protocol as p
+from dialer.config.asterisk_values import ValueProblem, phone_at, seat_endpoint
+from dialer.config.settings import AgentSeats
 from dialer.core.agent_state import AgentState, AgentStateError
 from dialer.core.floor import FloorRefused
 from dialer.core.floor import messages as fl
@@ -79,8 +81,10 @@ class LinkSocket(web.WebSocketResponse):
 
 class LinkServer:
     def __init__(self, engine: Engine, host: str = "127.0.0.1", port: int = 8765,
-                 supervisor: tuple[str, str] | None = None, guard: Guard | None = None) -> None:
+                 supervisor: tuple[str, str] | None = None, guard: Guard | None = None,
+                 seats: AgentSeats | None = None) -> None:
         self.engine = engine
+        self.seats = seats        # the PBX's agent seats: their SIP accounts are handed at login
         self.supervisor = supervisor
         self.host = host
         self.port = port
@@ -154,6 +158,17 @@ class LinkServer:
                 await asyncio.wait_for(writer, 2)
         return ws
 
+    def _seat_account(self, endpoint: str) -> dict[str, str] | None:
+        """The seat's own SIP account, for an agent whose phone is one of the PBX's seats."""
+        if self.seats is None:
+            return None
+        try:
+            seat_endpoint(endpoint, self.seats.numbers())
+        except ValueProblem:
+            return None                   # a desk phone or another PBX's endpoint: not ours
+        user = endpoint.removeprefix("PJSIP/")
+        return {"user": user, "password": self.seats.sip_password(int(user.removeprefix("agent")))}
+
     @staticmethod
     async def _write(ws: web.WebSocketResponse, outbox: WsOutbox) -> None:
         while (text := await outbox.queue.get()) is not None:
@@ -204,16 +219,29 @@ class LinkServer:
             await asyncio.sleep(self.guard.failed(peer))
             raise LinkError(ErrorCode.BAD_CREDENTIALS, "wrong agent or password")
         self.guard.succeeded(peer)
+        endpoint = info.sip_endpoint or f"PJSIP/{info.login}"
+        dial = endpoint
+        if req.sip_port is not None:
+            try:
+                dial = phone_at(endpoint, peer, req.sip_port)
+            except ValueProblem as exc:
+                raise LinkError(ErrorCode.BAD_FIELD, f"login: {exc}") from None
         campaigns = await asyncio.to_thread(agent_campaign_ids, self.engine.db, info.id)
         e = self.engine
-        e.login(fl.AgentLogin(info.id, info.login, info.display_name,
-                              info.sip_endpoint or f"PJSIP/{info.login}", tuple(campaigns)), out)
+        e.login(fl.AgentLogin(info.id, info.login, info.display_name, dial, tuple(campaigns)),
+                out)
+        sip = self._seat_account(endpoint)
+        if req.sip_port is None:
+            log.warning("security: agent %s logged in from %s without naming its phone's SIP "
+                        "port: the voice channel goes to whatever phone registered as %s",
+                        info.login, peer, endpoint)
 
         def welcome() -> None:
             views = e.floor.my_campaigns(info.id)
             seat = e.floor.seats.get(info.id)
             state = seat.machine.state if seat else AgentState.LOGGED_OUT
-            out.put(p.LoginOk(info.login, info.display_name, state, tuple(views), re=req.id))
+            out.put(p.LoginOk(info.login, info.display_name, state, tuple(views), sip=sip,
+                              re=req.id))
             for view in views:
                 if view["status"] == "Started":
                     out.put(p.CampaignStarted(view))

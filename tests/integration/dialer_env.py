@@ -129,7 +129,8 @@ async def dialer_env(settings: Settings, tmp: Path, seats: Sequence[int], number
     try:
         async with AriClient.from_settings(settings.pbx) as ari:
             engine = Engine(db, ari, live_trunks(settings))
-            link = LinkServer(engine, "127.0.0.1", link_port, supervisor=SUPERVISOR)
+            link = LinkServer(engine, "127.0.0.1", link_port, supervisor=SUPERVISOR,
+                              seats=settings.agents)
             try:
                 await engine.start()
                 await link.start()

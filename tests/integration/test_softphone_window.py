@@ -35,12 +35,13 @@ from dialer.db.campaigns import set_campaign_status  # noqa: E402
 from dialer.db.exports import callback_rows  # noqa: E402
 from dialer.pbx import Backend  # noqa: E402
 from dialer.qa.carrier_plan import Behaviour, number_for  # noqa: E402
-from softphone.app import AgentApp  # noqa: E402
+from softphone.app import AgentApp, phone_port  # noqa: E402
 from softphone.audio.bridge import AudioBridge  # noqa: E402
 from softphone.audio.virtual import VirtualAudioDevice, tone  # noqa: E402
 from softphone.phone import Phone  # noqa: E402
 from softphone.sip.api import AUTO_ANSWER, SipAccount  # noqa: E402
 from softphone.sip.pjsua2_ua import PjsuaUserAgent  # noqa: E402
+from softphone.ui.login_dialog import LoginRequest  # noqa: E402
 from softphone.ui.main_window import MainWindow  # noqa: E402
 from tests.integration.dialer_env import DialerEnv, dialer_env, password  # noqa: E402
 
@@ -76,9 +77,12 @@ def _login(app: AgentApp, agent: str, pw: str) -> None:
 
 def _phone_factory(settings: Settings, headset: VirtualAudioDevice, fmt: AudioFormat,
                    phones: list[Phone]) -> Callable[[object], Phone]:
-    """The window's own SIP phone for agent1014, on the virtual headset."""
-    def open_phone(_req: object) -> Phone:
-        ua = PjsuaUserAgent(SipAccount(f"agent{SEAT}", settings.agents.sip_password(SEAT),
+    """The window's own SIP phone, on the virtual headset, with the SIP account the dialer
+    handed at login (the dialog's SIP fields are left empty, as an agent leaves them)."""
+    def open_phone(req: LoginRequest) -> Phone:
+        assert (req.sip_user, req.sip_password) == (f"agent{SEAT}",
+                                                    settings.agents.sip_password(SEAT))
+        ua = PjsuaUserAgent(SipAccount(req.sip_user, req.sip_password,
                                        f"127.0.0.1:{settings.pbx.sip_port}"),
                             AudioBridge(headset, fmt), AUTO_ANSWER)
         phones.append(Phone(ua))
@@ -93,7 +97,8 @@ async def _agent_window(settings: Settings, env: DialerEnv) -> AsyncIterator[Mai
     fmt = AudioFormat(rate=16000)
     phones: list[Phone] = []
     app = AgentApp(phone_factory=_phone_factory(
-        settings, VirtualAudioDevice(fmt, tone(440, fmt)), fmt, phones), dialer_url=env.url)
+        settings, VirtualAudioDevice(fmt, tone(440, fmt)), fmt, phones), dialer_url=env.url,
+        port_probe=phone_port)
     app.login.show()
     try:
         _login(app, f"agent{SEAT}", password(SEAT))
@@ -168,7 +173,7 @@ async def test_agent_window_call_disposition_and_negotiated_logout(
     async with dialer_env(settings, tmp_path, [SEAT], numbers, logout_delay="30s",
                           phones=False) as env:
         app = AgentApp(phone_factory=_phone_factory(settings, headset, fmt, phones),
-                       dialer_url=env.url)
+                       dialer_url=env.url, port_probe=phone_port)
         app.login.show()
         _login(app, "agent1014", "wrong password")
         await until(lambda: app.login.error.isVisible(), 15, "the login error")

@@ -147,10 +147,11 @@ def test_settings_rendered_into_asterisk_files_are_checked(tmp_path: Path, env: 
     assert not (tmp_path / "var" / "etc" / "pbx").exists()
 
 
-def test_the_seats_password_prefix_is_checked(tmp_path: Path) -> None:
-    settings = _settings(tmp_path, OPENDIALER_SIP_PASSWORD_PREFIX="p\n[anonymous]\n")
-    with pytest.raises(RenderError, match=r"\[agents\] sip_password_prefix .* control"):
-        agents_conf(settings)
+def test_the_seat_passwords_cannot_inject(tmp_path: Path) -> None:
+    settings = _settings(tmp_path, OPENDIALER_SEAT_KEY="k\n[anonymous]\n")
+    text = agents_conf(settings)
+    assert "[anonymous]" not in text
+    assert all(check_value(settings.agents.sip_password(n)) for n in settings.agents.numbers())
 
 
 # ------------------------------------------------------------------ trunk identification

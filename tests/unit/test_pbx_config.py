@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from dialer.config.secrets import seat_password
 from dialer.config.settings import REPO_ROOT, SettingsError, load_settings
 from dialer.pbx.render import RenderError, agents_conf, render_all, render_text
 from dialer.pbx.rootfs import Recipe, rootfs_path
@@ -25,14 +26,14 @@ def test_shipped_settings_listen_on_loopback() -> None:
     s = load_settings({})
     assert s.pbx.bind == "127.0.0.1" and s.carrier.host == "127.0.0.1"
     assert s.pbx.ari_url == "http://127.0.0.1:8088/ari"
-    assert s.agents.sip_password(1001).endswith("1001")
+    one, two = s.agents.sip_password(1001), s.agents.sip_password(1002)
+    assert len(one) == 24 and one != two and "1001" not in one
 
 
-def test_environment_overrides_the_development_secrets(tmp_path: Path) -> None:
-    s = _load(tmp_path, BASE, OPENDIALER_ARI_PASSWORD="s3cret",
-              OPENDIALER_SIP_PASSWORD_PREFIX="pfx-")
+def test_environment_overrides_the_installations_secrets(tmp_path: Path) -> None:
+    s = _load(tmp_path, BASE, OPENDIALER_ARI_PASSWORD="s3cret", OPENDIALER_SEAT_KEY="k")
     assert s.pbx.ari_password == "s3cret"  # type: ignore[attr-defined]
-    assert s.agents.sip_password(1002) == "pfx-1002"  # type: ignore[attr-defined]
+    assert s.agents.sip_password(1002) == seat_password("k", 1002)  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(("old", "new", "message"), [
@@ -82,9 +83,10 @@ def test_unknown_placeholder_is_an_error_naming_it() -> None:
 
 
 def test_agents_conf_uses_the_password_of_each_seat() -> None:
-    s = load_settings({"OPENDIALER_SIP_PASSWORD_PREFIX": "p-"})
+    s = load_settings({"OPENDIALER_SEAT_KEY": "k"})
     text = agents_conf(s)
-    assert "username = agent1001\npassword = p-1001\n" in text
+    assert f"username = agent1001\npassword = {seat_password('k', 1001)}\n" in text
+    assert f"username = agent1002\npassword = {seat_password('k', 1002)}\n" in text
 
 
 def test_rootfs_path_changes_with_the_recipe(tmp_path: Path) -> None:

@@ -1,0 +1,61 @@
+"""`dialer security check` (what listens where, known-default secrets, file modes, transport) and
+`dialer security sip-password N` (a seat's SIP password, for a desk phone)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from dialer.config.exposure import exposed_defaults, listeners, loose_files
+from dialer.config.secrets import SECRETS_NAME
+from dialer.config.settings import Settings, SettingsError
+
+
+def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
+    secrets_file = settings.runtime_dir / SECRETS_NAME
+    print(f"installation secrets: {secrets_file}")
+    for lst in listeners(settings):
+        where = "loopback" if lst.loopback else "BEYOND LOOPBACK"
+        secret = "KNOWN DEFAULT" if lst.default_secret else "own"
+        print(f"  {lst.what}: {lst.address}:{lst.port} ({where}); "
+              f"{lst.secret_setting}: {secret}")
+    print("  transport: agent link ws:// and supervisor page http:// (no TLS); "
+          "agents' SIP over UDP without TLS or SRTP: keep them on loopback or a trusted LAN")
+    loose = loose_files(settings)
+    for line in loose:
+        print(f"  file: {line}")
+    if not loose:
+        print("  files: secrets, rendered PBX configuration and database are owner-only")
+    problems = exposed_defaults(settings)
+    for line in problems:
+        print(f"security check: FAIL: {line}")
+    if loose:
+        print(f"security check: FAIL: {len(loose)} file(s) others can read "
+              f"(chmod go-rwx them; `dialer pbx up` writes owner-only files)")
+    if problems or loose:
+        return 1
+    print("security check: ok")
+    return 0
+
+
+def cmd_sip_password(settings: Settings, args: argparse.Namespace) -> int:
+    if args.seat not in settings.agents.numbers():
+        seats = settings.agents.numbers()
+        raise SettingsError(f"security sip-password: {args.seat} is not a seat (seats are "
+                            f"{seats.start}-{seats.stop - 1}, [agents] first and count)")
+    print(f"agent{args.seat} {settings.agents.sip_password(args.seat)}")
+    return 0
+
+
+def add_parsers(sub: Any) -> None:
+    sec = sub.add_parser("security", help="what listens where, default secrets, file modes")
+    s = sec.add_subparsers(dest="action", required=True)
+    s.add_parser("check", help="list listeners, known-default secrets and loose file modes; "
+                 "exits 1 when something is exposed with a known secret or readable by others")
+    pw = s.add_parser("sip-password", help="a seat's own SIP password (for a desk phone; the "
+                      "softphone gets it from the dialer at login)")
+    pw.add_argument("seat", type=int, help="seat number, e.g. 1001")
+
+
+def run(settings: Settings, args: argparse.Namespace) -> int:
+    return cmd_check(settings, args) if args.action == "check" else cmd_sip_password(settings, args)
