@@ -35,6 +35,7 @@ class CallPanel(QGroupBox):
         super().__init__("Call", parent)
         self.setObjectName("callPanel")
         self.number = QLabel("-")
+        self.number.setTextFormat(Qt.PlainText)     # the contact's number, as stored
         self.timer = QLabel("00:00")
         self.timer.setObjectName("callTimer")
         self.record = QTableWidget(0, 2)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PyQt5.QtCore import pyqtSignal
+from PyQt5.QtCore import Qt, pyqtSignal
 from PyQt5.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -55,6 +55,7 @@ class LoginDialog(QDialog):
         form.addRow("SIP password", self.sip_password)
         form.addRow("SIP server", self.sip_server)
         self.error = QLabel()
+        self.error.setTextFormat(Qt.PlainText)      # the dialer's words, never markup
         self.error.setObjectName("loginError")
         self.error.setStyleSheet("color: #b00020")
         self.error.setWordWrap(True)

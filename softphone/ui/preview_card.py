@@ -16,6 +16,7 @@ from PyQt5.QtWidgets import (
 
 from dialer.core.agent_state import AgentState
 from softphone.model import AgentModel, field_label
+from softphone.ui import plain_label
 
 
 class PreviewCard(QGroupBox):
@@ -70,10 +71,10 @@ class PreviewCard(QGroupBox):
             title = "Push preview: a record for you" if model.offer_is_push else "Preview"
             name = model.campaigns.get(offer.campaign, {}).get("name")
             self.setTitle(f"{title} ({name})" if name else title)
-            self.fields.addRow("Number", QLabel(c["number"]))
+            self.fields.addRow("Number", plain_label(c["number"]))
             for key, value in c.get("fields", {}).items():
-                self.fields.addRow(field_label(key), QLabel(str(value)))
-            self.fields.addRow("Attempts", QLabel(str(c.get("attempts", 0))))
+                self.fields.addRow(plain_label(field_label(key)), plain_label(str(value)))
+            self.fields.addRow("Attempts", plain_label(str(c.get("attempts", 0))))
 
     def record(self) -> dict[str, str]:
         """The record on the card as shown, label -> value (empty when there is none)."""
