@@ -8,6 +8,7 @@ login names the phone's SIP port, so the dialer calls this phone and no other.
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import replace
 from typing import Any
@@ -132,9 +133,14 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="softphone", description="the agent desktop")
     parser.add_argument("--dialer", help="the dialer's agent link, e.g. ws://127.0.0.1:8765/agent")
+    parser.add_argument("--ca", metavar="FILE",
+                        help="trust a wss:// dialer whose certificate chains to FILE (env "
+                        "OPENDIALER_CA_FILE; e.g. the dialer's development certificate)")
     parser.add_argument("--no-phone", action="store_true",
                         help="no SIP phone in this window (use a desk phone or another softphone)")
     args = parser.parse_args(argv)
+    if args.ca:
+        os.environ["OPENDIALER_CA_FILE"] = args.ca
     app = QApplication(sys.argv[:1])
     agent_app = AgentApp(phone_factory=None if args.no_phone else open_phone,
                          dialer_url=args.dialer, port_probe=None if args.no_phone else phone_port)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 from datetime import UTC, datetime
 from typing import Any
 
@@ -50,16 +51,30 @@ class AgentLink(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.model = AgentModel()
-        self.ws = QWebSocket()
-        self.ws.connected.connect(self.opened)
-        self.ws.disconnected.connect(self.on_disconnected)
-        self.ws.textMessageReceived.connect(self.on_text)
+        self.ws: Any = None
+        self._use(QWebSocket())
         self._seq = 0
         self._pending: dict[str, str] = {}
 
     # ---------------------------------------------------------------- socket
-    def open(self, url: str) -> None:
+    def open(self, url: str, ca_file: str | None = None) -> None:
+        """Connect; a `wss://` dialer's certificate must chain to `ca_file` (default:
+        OPENDIALER_CA_FILE, else the system's CAs)."""
+        if url.startswith("wss:"):    # Qt's own TLS cannot load Debian 12's OpenSSL 3
+            from softphone.tls_socket import TlsWebSocket
+
+            self._use(TlsWebSocket(ca_file or os.environ.get("OPENDIALER_CA_FILE")))
+        elif not isinstance(self.ws, QWebSocket):
+            self._use(QWebSocket())
         self.ws.open(QUrl(url))
+
+    def _use(self, ws: Any) -> None:
+        if self.ws is not None:
+            self.ws.close()
+        self.ws = ws
+        ws.connected.connect(self.opened)
+        ws.disconnected.connect(self.on_disconnected)
+        ws.textMessageReceived.connect(self.on_text)
 
     def close(self) -> None:
         self.ws.close()

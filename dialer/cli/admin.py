@@ -223,7 +223,7 @@ async def _serve(settings: Settings, stop: asyncio.Event | None, lease: Lease) -
         sv = settings.service
         link = LinkServer(engine, sv.link_host, sv.link_port,
                           supervisor=(sv.supervisor_user, sv.supervisor_password),
-                          seats=settings.agents)
+                          seats=settings.agents, ssl_context=_tls_context(settings))
         await link.start()
         logging.getLogger(__name__).info("dialer serving agents at %s", settings.service.link_url)
         print(f"dialer: serving agents at {sv.link_url}, the supervisor's live view at "
@@ -250,6 +250,18 @@ async def _serve(settings: Settings, stop: asyncio.Event | None, lease: Lease) -
             raise AdminError(f"the service stopped: {engine.fatal}")
 
 
+def _tls_context(settings: Settings) -> Any:
+    sv = settings.service
+    if not sv.tls_cert:
+        return None
+    from dialer.service.tls import TlsError, server_context
+
+    try:
+        return server_context(sv.tls_cert, sv.tls_key)
+    except TlsError as exc:
+        raise SettingsError(str(exc)) from None
+
+
 def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     import base64
     import json
@@ -261,11 +273,16 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
 
     sv = settings.service
     token = base64.b64encode(f"{sv.supervisor_user}:{sv.supervisor_password}".encode()).decode()
+    tls = None
+    if sv.web_url.startswith("https:"):
+        from dialer.service.tls import client_context
+
+        tls = client_context(sv.ca_file)
     while True:
         req = urllib.request.Request(sv.web_url + "status",
                                      headers={"Authorization": f"Basic {token}"})
         try:
-            with urllib.request.urlopen(req, timeout=5) as resp:
+            with urllib.request.urlopen(req, timeout=5, context=tls) as resp:
                 snap = json.loads(resp.read())
         except urllib.error.HTTPError as exc:
             raise AdminError(f"the dialer at {sv.web_url} refused the supervisor login "

@@ -1,5 +1,6 @@
-"""`dialer security check` (what listens where, known-default secrets, file modes, transport) and
-`dialer security sip-password N` (a seat's SIP password, for a desk phone)."""
+"""`dialer security check` (what listens where, known-default secrets, file modes, transport),
+`dialer security sip-password N` (a seat's SIP password, for a desk phone) and
+`dialer security dev-cert` (a self-signed certificate for wss:// and https:// in development)."""
 
 from __future__ import annotations
 
@@ -19,8 +20,16 @@ def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
         secret = "KNOWN DEFAULT" if lst.default_secret else "own"
         print(f"  {lst.what}: {lst.address}:{lst.port} ({where}); "
               f"{lst.secret_setting}: {secret}")
-    print("  transport: agent link ws:// and supervisor page http:// (no TLS); "
-          "agents' SIP over UDP without TLS or SRTP: keep them on loopback or a trusted LAN")
+    sv = settings.service
+    if sv.tls_cert:
+        print(f"  transport: agent link {sv.link_url} and supervisor page {sv.web_url} over TLS "
+              f"({sv.tls_cert})")
+    else:
+        print("  transport: agent link ws:// and supervisor page http:// without TLS (set "
+              "[service] tls_cert and tls_key; `dialer security dev-cert` makes a development "
+              "one)")
+    print("  transport: agents' SIP over UDP without TLS or SRTP: keep phones on loopback, "
+          "the dialer's LAN or a VPN")
     loose = loose_files(settings)
     for line in loose:
         print(f"  file: {line}")
@@ -47,6 +56,25 @@ def cmd_sip_password(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dev_cert(settings: Settings, args: argparse.Namespace) -> int:
+    from dialer.service.tls import TlsError, make_dev_cert
+
+    directory = settings.runtime_dir / "tls"
+    if (directory / "dev.crt").exists() and not args.force:
+        print(f"security dev-cert: {directory / 'dev.crt'} is there already (--force makes a "
+              f"new one)")
+        return 0
+    try:
+        cert, key = make_dev_cert(directory, args.name)
+    except TlsError as exc:
+        raise SettingsError(f"security dev-cert: {exc}") from None
+    print(f"security dev-cert: made {cert} and {key} (self-signed, for development)")
+    print("  to use it, in the service's configuration file:")
+    print(f'    [service]\n    tls_cert = "{cert}"\n    tls_key = "{key}"')
+    print(f"  agents' softphones elsewhere trust it with OPENDIALER_CA_FILE={cert} (a copy)")
+    return 0
+
+
 def add_parsers(sub: Any) -> None:
     sec = sub.add_parser("security", help="what listens where, default secrets, file modes")
     s = sec.add_subparsers(dest="action", required=True)
@@ -55,7 +83,13 @@ def add_parsers(sub: Any) -> None:
     pw = s.add_parser("sip-password", help="a seat's own SIP password (for a desk phone; the "
                       "softphone gets it from the dialer at login)")
     pw.add_argument("seat", type=int, help="seat number, e.g. 1001")
+    dev = s.add_parser("dev-cert", help="make a self-signed certificate (var/tls/) for wss:// "
+                       "and https:// in development")
+    dev.add_argument("--name", action="append", default=[],
+                     help="another host name or address the certificate is for (repeatable)")
+    dev.add_argument("--force", action="store_true", help="replace the one made before")
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
-    return cmd_check(settings, args) if args.action == "check" else cmd_sip_password(settings, args)
+    handlers = {"check": cmd_check, "sip-password": cmd_sip_password, "dev-cert": cmd_dev_cert}
+    return handlers[args.action](settings, args)

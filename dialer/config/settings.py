@@ -69,14 +69,17 @@ class ServiceSettings:
     link_port: int
     supervisor_user: str = "supervisor"
     supervisor_password: str = field(default="", repr=False)
+    tls_cert: str = ""     # with tls_key: the agent link is wss:// and the page https://
+    tls_key: str = ""
+    ca_file: str = ""      # what clients here trust for it (OPENDIALER_CA_FILE; else tls_cert)
 
     @property
     def web_url(self) -> str:
-        return f"http://{self.link_host}:{self.link_port}/"
+        return f"{'https' if self.tls_cert else 'http'}://{self.link_host}:{self.link_port}/"
 
     @property
     def link_url(self) -> str:
-        return f"ws://{self.link_host}:{self.link_port}/agent"
+        return f"{'wss' if self.tls_cert else 'ws'}://{self.link_host}:{self.link_port}/agent"
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,17 @@ def _port(table: dict[str, Any], section: str, key: str, path: Path) -> int:
     if not 1 <= value <= 65535:
         raise SettingsError(f"{path}: [{section}] {key} must be a port 1-65535, got {value}")
     return value
+
+
+def _tls(sv: dict[str, Any], path: Path, env: dict[str, str]) -> dict[str, str]:
+    cert = _field(sv, "service", "tls_cert", str, path) if "tls_cert" in sv else ""
+    key = _field(sv, "service", "tls_key", str, path) if "tls_key" in sv else ""
+    if bool(cert) != bool(key):
+        raise SettingsError(f"{path}: [service] tls_cert and tls_key go together (one is set)")
+    # relative paths are the configuration file's neighbours
+    cert, key = (str(path.parent / v) if v and not Path(v).is_absolute() else v
+                 for v in (cert, key))
+    return {"tls_cert": cert, "tls_key": key, "ca_file": env.get("OPENDIALER_CA_FILE") or cert}
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
@@ -177,5 +191,6 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
             if "supervisor_password" in sv else own.supervisor_password),
         link_port=int(env["OPENDIALER_LINK_PORT"]) if env.get("OPENDIALER_LINK_PORT", "").isdigit()
         else _port(sv, "service", "link_port", path) if "link_port" in sv else 8765,
+        **_tls(sv, path, env),
     )
     return Settings(pbx, carrier, agents, path, runtime, cache, service)

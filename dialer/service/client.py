@@ -33,8 +33,11 @@ class ProtocolViolation(Exception):
 
 
 class AgentClient:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, ca_file: str | None = None) -> None:
+        """`ca_file`: what a `wss://` dialer's certificate must chain to (default: the
+        system's CAs)."""
         self.url = url
+        self.ca_file = ca_file
         self.inbox: asyncio.Queue[p.ServerMessage | Exception] = asyncio.Queue()
         self.history: list[p.ServerMessage] = []
         self.backlog: list[p.ServerMessage] = []
@@ -45,7 +48,16 @@ class AgentClient:
 
     async def __aenter__(self) -> AgentClient:
         self._session = aiohttp.ClientSession()
-        self._ws = await self._session.ws_connect(self.url, heartbeat=20)
+        tls: Any = None
+        if self.url.startswith("wss:"):
+            from dialer.service.tls import client_context
+
+            tls = client_context(self.ca_file)
+        try:
+            self._ws = await self._session.ws_connect(self.url, heartbeat=20, ssl=tls)
+        except BaseException:
+            await self._session.close()
+            raise
         self._reader = asyncio.create_task(self._read())
         await self.expect("welcome")
         return self

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import ssl
 from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -82,8 +83,10 @@ class LinkSocket(web.WebSocketResponse):
 class LinkServer:
     def __init__(self, engine: Engine, host: str = "127.0.0.1", port: int = 8765,
                  supervisor: tuple[str, str] | None = None, guard: Guard | None = None,
-                 seats: AgentSeats | None = None) -> None:
+                 seats: AgentSeats | None = None,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
         self.engine = engine
+        self.ssl_context = ssl_context    # TLS: wss:// and https:// (dialer.service.tls)
         self.seats = seats        # the PBX's agent seats: their SIP accounts are handed at login
         self.supervisor = supervisor
         self.host = host
@@ -100,7 +103,7 @@ class LinkServer:
             SupervisorWeb(self.engine, *self.supervisor, guard=self.guard).add_routes(app)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
+        site = web.TCPSite(self._runner, self.host, self.port, ssl_context=self.ssl_context)
         await site.start()
 
     async def stop(self) -> None:

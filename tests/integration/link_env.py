@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,7 +63,8 @@ class LinkEnv:
 
 @contextlib.asynccontextmanager
 async def link_env(settings: Settings, tmp: Path, max_per_address: int = 8,
-                   max_total: int = 500) -> AsyncIterator[LinkEnv]:
+                   max_total: int = 500,
+                   ssl_context: ssl.SSLContext | None = None) -> AsyncIterator[LinkEnv]:
     import asyncio
 
     db = open_database(tmp / "dialer.sqlite3")
@@ -72,11 +74,13 @@ async def link_env(settings: Settings, tmp: Path, max_per_address: int = 8,
     clock = Clock()
     guard = Guard(LoginThrottle(), max_per_address=max_per_address, max_total=max_total,
                   clock=clock)
-    link = LinkServer(engine, "127.0.0.1", PORT, supervisor=SUPERVISOR, guard=guard)
+    link = LinkServer(engine, "127.0.0.1", PORT, supervisor=SUPERVISOR, guard=guard,
+                      ssl_context=ssl_context)
     await link.start()
+    tls = "s" if ssl_context else ""
     try:
-        yield LinkEnv(db, engine, link, clock, f"ws://127.0.0.1:{PORT}/agent",
-                      f"http://127.0.0.1:{PORT}/")
+        yield LinkEnv(db, engine, link, clock, f"ws{tls}://127.0.0.1:{PORT}/agent",
+                      f"http{tls}://127.0.0.1:{PORT}/")
     finally:
         await link.stop()
         await engine.writer.drain(timeout=5)

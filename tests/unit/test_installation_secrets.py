@@ -171,3 +171,18 @@ def test_the_voice_channel_goes_to_the_phone_beside_the_link() -> None:
                                  ("PJSIP/a/b", "192.0.2.7", 5060)]:
         with pytest.raises(ValueProblem):
             phone_at(endpoint, peer, port)
+
+
+def test_tls_settings_go_together_and_make_the_urls_secure(tmp_path: Path) -> None:
+    text = SHIPPED.replace('supervisor_user = "supervisor"',
+                           'supervisor_user = "supervisor"\ntls_cert = "tls/d.crt"')
+    with pytest.raises(SettingsError, match=r"tls_cert and tls_key go together"):
+        _load(tmp_path, text)
+    both = text.replace('tls_cert = "tls/d.crt"', 'tls_cert = "tls/d.crt"\ntls_key = "/k.pem"')
+    s = _load(tmp_path, both)
+    assert s.service.tls_cert == str(tmp_path / "tls" / "d.crt") and s.service.tls_key == "/k.pem"
+    assert s.service.link_url.startswith("wss://") and s.service.web_url.startswith("https://")
+    assert s.service.ca_file == s.service.tls_cert
+    assert _load(tmp_path, both, OPENDIALER_CA_FILE="/ca.pem").service.ca_file == "/ca.pem"
+    plain = _load(tmp_path / "plain")
+    assert plain.service.link_url.startswith("ws://") and not plain.service.tls_cert
