@@ -32,6 +32,13 @@ class AriClient:
         self._headers = {"Authorization": aiohttp.encode_basic_auth(user, password)}
         self._session: aiohttp.ClientSession | None = None
 
+    def for_app(self, app: str) -> AriClient:
+        """Another client (own session, own events) of the same account, for application
+        `app`: a watcher's events then never mix with the dialer's."""
+        twin = AriClient(self.base_url, "", "", app)
+        twin._headers = self._headers
+        return twin
+
     @classmethod
     def from_settings(cls, pbx: PbxSettings, app: str | None = None) -> AriClient:
         return cls(pbx.ari_url, pbx.ari_user, pbx.ari_password, app or pbx.ari_app)

@@ -44,6 +44,7 @@ class ErrorCode(enum.StrEnum):
     BAD_CREDENTIALS = "bad_credentials"
     REFUSED = "refused"
     VOICE_CHANNEL = "voice_channel"     # unsolicited: the dialer could not call the agent's phone
+    SEAT_TAKEN = "seat_taken"           # unsolicited: another phone registered as the agent's seat
     INTERNAL = "internal"
 
 

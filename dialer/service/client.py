@@ -48,7 +48,7 @@ class AgentClient:
 
     async def __aenter__(self) -> AgentClient:
         self._session = aiohttp.ClientSession()
-        tls: Any = None
+        tls: Any = True           # aiohttp's default checks for wss:// (none for ws://)
         if self.url.startswith("wss:"):
             from dialer.service.tls import client_context
 

@@ -23,6 +23,7 @@ from typing import Any
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from dialer import protocol as p
+from dialer.ari import AriClient
 from dialer.config.asterisk_values import ValueProblem, phone_at, seat_endpoint
 from dialer.config.settings import AgentSeats
 from dialer.core.agent_state import AgentState, AgentStateError
@@ -34,6 +35,7 @@ from dialer.db.campaigns import agent_campaign_ids
 from dialer.protocol import ErrorCode, LinkError
 from dialer.service.engine import Engine, Outbox
 from dialer.service.guard import Guard, check_password, refused
+from dialer.service.seat_watch import Binding, SeatWatch
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +89,8 @@ class LinkServer:
                  ssl_context: ssl.SSLContext | None = None) -> None:
         self.engine = engine
         self.ssl_context = ssl_context    # TLS: wss:// and https:// (dialer.service.tls)
+        self.bindings: dict[str, Binding] = {}    # seat user -> where its agent's phone is
+        self._watch: asyncio.Task[None] | None = None
         self.seats = seats        # the PBX's agent seats: their SIP accounts are handed at login
         self.supervisor = supervisor
         self.host = host
@@ -105,10 +109,29 @@ class LinkServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, ssl_context=self.ssl_context)
         await site.start()
+        if self.seats is not None and isinstance(self.engine.ari, AriClient):
+            watch = SeatWatch(self.engine.ari, self._binding, self._seat_taken)
+            self._watch = asyncio.create_task(watch.run(), name="seat watch")
 
     async def stop(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
         if self._runner is not None:
             await self._runner.cleanup()
+
+    def _binding(self, user: str) -> Binding | None:
+        b = self.bindings.get(user)
+        return b if b is not None and b.agent_id in self.engine.floor.seats else None
+
+    def _seat_taken(self, b: Binding, other: str) -> None:
+        outbox = self.engine.outboxes.get(b.agent_id)
+        if isinstance(outbox, WsOutbox):
+            outbox.put(p.Error(ErrorCode.SEAT_TAKEN,
+                               f"another phone registered as your seat {b.user} from {other}; "
+                               f"the dialer keeps calling your phone at {b.host}:{b.port}. "
+                               f"Tell your supervisor."))
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         peer = request.remote or "?"
@@ -224,16 +247,21 @@ class LinkServer:
         self.guard.succeeded(peer)
         endpoint = info.sip_endpoint or f"PJSIP/{info.login}"
         dial = endpoint
+        binding = None
         if req.sip_port is not None:
             try:
                 dial = phone_at(endpoint, peer, req.sip_port)
             except ValueProblem as exc:
                 raise LinkError(ErrorCode.BAD_FIELD, f"login: {exc}") from None
+            user = endpoint.removeprefix("PJSIP/")
+            binding = Binding(info.id, info.login, user, peer, req.sip_port)
         campaigns = await asyncio.to_thread(agent_campaign_ids, self.engine.db, info.id)
         e = self.engine
         e.login(fl.AgentLogin(info.id, info.login, info.display_name, dial, tuple(campaigns)),
                 out)
         sip = self._seat_account(endpoint)
+        if binding is not None:
+            self.bindings[binding.user] = binding
         if req.sip_port is None:
             log.warning("security: agent %s logged in from %s without naming its phone's SIP "
                         "port: the voice channel goes to whatever phone registered as %s",

@@ -92,3 +92,28 @@ async def test_a_login_naming_a_bad_sip_port_is_refused(
             err = await c.expect("error", where=lambda m: m.get("re") == "x")
             assert err["code"] == "bad_field" and "sip_port" in err["message"]
             assert not env.engine.floor.seats        # neither login went through
+
+
+async def test_a_phone_registering_as_a_logged_in_seat_is_reported(
+        pbx: Backend, settings: Settings, tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    async with dialer_env(settings, tmp_path, [SEAT], [number_for(Behaviour.ANSWER, 1, 5)],
+                          mode="preview") as env:
+        real = env.phones[0]
+        async with AgentClient(env.url) as c:
+            await c.login(f"agent{SEAT}", password(SEAT), sip_port=PHONE_SIP_PORT)
+            assert (await c.expect("channel", timeout=15))["state"] == "connected"
+            intruder = start_phones(settings, [SEAT], tmp_path / "intruder",
+                                    first_sip_port=PHONE_SIP_PORT + 30,
+                                    first_rtp_port=PHONE_RTP_PORT + 400)[0]
+            try:
+                told = await c.expect("error", timeout=10,
+                                      where=lambda m: m["code"] == "seat_taken")
+                assert f":{PHONE_SIP_PORT + 30}" in told["message"]
+                assert any("security: a second phone registered as agent" in r.message
+                           for r in caplog.records)
+                # the agent's own phone keeps the voice channel; the other one is never called
+                assert _calls(real) == 1 and _calls(intruder) == 0
+                assert "channel" not in [m.type for m in c.backlog]
+            finally:
+                intruder.stop()
