@@ -223,7 +223,7 @@ async def _serve(settings: Settings, stop: asyncio.Event | None, lease: Lease) -
         sv = settings.service
         link = LinkServer(engine, sv.link_host, sv.link_port,
                           supervisor=(sv.supervisor_user, sv.supervisor_password),
-                          seats=settings.agents, ssl_context=_tls_context(settings))
+                          seats=settings.agents, ssl_context=tls_context(settings))
         await link.start()
         logging.getLogger(__name__).info("dialer serving agents at %s", settings.service.link_url)
         print(f"dialer: serving agents at {sv.link_url}, the supervisor's live view at "
@@ -250,7 +250,8 @@ async def _serve(settings: Settings, stop: asyncio.Event | None, lease: Lease) -
             raise AdminError(f"the service stopped: {engine.fatal}")
 
 
-def _tls_context(settings: Settings) -> Any:
+def tls_context(settings: Settings) -> Any:
+    """The service's TLS context when [service] tls_cert is set, else None."""
     sv = settings.service
     if not sv.tls_cert:
         return None

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from dialer.ari import AriClient
-from dialer.cli.admin import format_summary
+from dialer.cli.admin import format_summary, tls_context
 from dialer.config.campaign import load_campaign
 from dialer.config.settings import REPO_ROOT, Settings
 from dialer.core.campaign import CampaignStatus
@@ -88,7 +88,8 @@ async def _run_demo(settings: Settings, db_path: Path, campaign_file: Path,
         async with AriClient.from_settings(settings.pbx) as ari:
             engine = Engine(db, ari, live_trunks(settings))
             await engine.start()
-            link = LinkServer(engine, settings.service.link_host, port, seats=settings.agents)
+            link = LinkServer(engine, settings.service.link_host, port, seats=settings.agents,
+                              ssl_context=tls_context(settings))
             await link.start()
             url = settings.service.link_url
             calls: dict[str, int] = {}
@@ -97,7 +98,9 @@ async def _run_demo(settings: Settings, db_path: Path, campaign_file: Path,
                 if msg["type"] == "call_connected":
                     calls[who] = calls.get(who, 0) + 1
 
-            bots = [asyncio.create_task(_bot(url, seat, i)) for i, seat in enumerate(SEATS)]
+            bots = [asyncio.create_task(_bot(url, seat, i, phones.sip_ports.get(seat),
+                                             settings.service.ca_file))
+                    for i, seat in enumerate(SEATS)]
             for bot in bots:
                 bot.add_done_callback(lambda t: None)
             while sum(1 for a in engine.floor.seats.values() if a.leg is Leg.UP) < len(SEATS):
@@ -142,10 +145,10 @@ async def _run_demo(settings: Settings, db_path: Path, campaign_file: Path,
     return 0
 
 
-async def _bot(url: str, seat: int, index: int) -> None:
+async def _bot(url: str, seat: int, index: int, sip_port: int | None, ca_file: str) -> None:
     # each scripted agent dispositions with its own code, so the summary shows several
     await scripted_agent(url, f"agent{seat}", DEMO_PASSWORD.format(seat=seat),
-                         CODES[index % len(CODES)])
+                         CODES[index % len(CODES)], sip_port=sip_port, ca_file=ca_file or None)
 
 
 def _check(bots: list[asyncio.Task[None]]) -> None:

@@ -17,7 +17,7 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from dialer.config.settings import Settings
@@ -109,6 +109,7 @@ class Softphones:
 
     processes: list[subprocess.Popen[bytes]]
     logs: list[Path]
+    sip_ports: dict[int, int] = field(default_factory=dict)   # seat -> its phone's SIP port
 
     def stop(self) -> None:
         for proc in self.processes:
@@ -149,7 +150,7 @@ def start_softphones(settings: Settings, seats: list[int], base: Path, tone_hz: 
         deadline = time.monotonic() + timeout
         while True:
             registered = set()
-            for log in phones.logs:
+            for i, log in enumerate(phones.logs):
                 for line in log.read_text(errors="replace").splitlines():
                     try:
                         ev = json.loads(line)
@@ -157,6 +158,10 @@ def start_softphones(settings: Settings, seats: list[int], base: Path, tone_hz: 
                         continue
                     if ev.get("event") == "registration registered":
                         registered.add(ev.get("agent"))
+                    elif ev.get("event") == "started":      # one SIP port per process
+                        port = int(str(ev.get("sip", ":0")).rpartition(":")[2])
+                        for seat in seats[i * PER_PROCESS:(i + 1) * PER_PROCESS]:
+                            phones.sip_ports[seat] = port
             if want <= registered:
                 return phones
             dead = [p for p in phones.processes if p.poll() is not None]
