@@ -447,15 +447,18 @@ async def test_reregisters_by_itself_after_asterisk_restarts(
 
 
 # ---------------------------------------------------------------------------- headless mode
-def test_headless_call_reports_the_milliwatt_tone_and_echoed_dtmf(stack: PjsuaStack) -> None:
+def test_headless_call_reports_the_milliwatt_tone_and_echoed_dtmf(stack: PjsuaStack,
+                                                                 settings: Settings) -> None:
     from io import StringIO
 
     from softphone.headless import main
 
+    pbx = ["--registrar", f"{settings.pbx.bind}:{settings.pbx.sip_port}"]
     out = StringIO()
-    assert main(["--agent", "1019", "--call", "9197", "--talk", "1", "--json"], out) == 0
+    assert main(["--agent", "1019", *pbx, "--call", "9197", "--talk", "1", "--json"], out) == 0
     out2 = StringIO()
-    assert main(["--agent", "1019", "--call", "9196", "--dtmf", "42#", "--json"], out2) == 0
+    assert main(["--agent", "1019", *pbx, "--call", "9196", "--dtmf", "42#", "--json"],
+                out2) == 0
     reports = [json.loads(ln) for ln in (out.getvalue() + out2.getvalue()).splitlines()]
     tone_report, echo_report = [r for r in reports if r["event"] == "call report"]
     assert tone_report["heard_hz"] == pytest.approx(1004, abs=3)
@@ -510,3 +513,27 @@ async def test_headless_agents_in_their_own_process_auto_answer_and_record(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_an_agent_holds_two_test_calls_at_once_not_three(pbx: Backend,
+                                                        agents: Callable[..., Agent]) -> None:
+    """Test extensions cost the PBX's ports: a third at once from one agent's phone is busy."""
+    phones = [agents(1019) for _ in range(3)]
+    for a in phones:
+        a.register()                    # (each takes the seat's one contact in turn)
+    calls = []
+    for a in phones[:2]:
+        calls.append(a.ua.make_call("9194"))
+        a.call_state(CallState.RINGING, calls[-1])     # 9194 rings and never answers
+    third = phones[2].ua.make_call("9194")
+    busy = phones[2].call_state(CallState.DISCONNECTED, third)
+    assert busy.code == 486, busy
+    log = (pbx.log_files()["pbx"]).read_text(errors="replace")
+    assert "security: agent1019 asked for a third test call at once, refused busy" in log
+    for a, call in zip(phones, calls, strict=False):
+        a.ua.hangup(call)
+        a.call_state(CallState.DISCONNECTED, call)
+    again = phones[2].ua.make_call("9197")             # once they end, test calls go through
+    phones[2].call_state(CallState.CONFIRMED, again)
+    phones[2].ua.hangup(again)
+    phones[2].call_state(CallState.DISCONNECTED, again)
