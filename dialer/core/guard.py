@@ -12,6 +12,10 @@ page's form and its HTTP Basic auth), keyed by the peer's address:
 - the table is bounded: at most `max_entries` addresses; when full, forgotten entries go first,
   then the oldest.
 
+The same limiter also counts failures per *account* (`Guard.accounts`, keyed by the login name):
+guesses at one agent's password spread over many addresses are held too, after a few free
+failures (so nobody locks an agent out with three wrong tries), at most a minute at a time.
+
 `Sessions` holds the supervisor page's session tokens: each expires `ttl` seconds after login,
 expired ones are pruned on every call, and at most `max_sessions` live at once (the oldest go).
 
@@ -35,9 +39,10 @@ class _Failures:
 
 class LoginThrottle:
     def __init__(self, base: float = 0.25, max_delay: float = 8.0, forget_after: float = 900.0,
-                 max_entries: int = 4096) -> None:
+                 max_entries: int = 4096, free_failures: int = 0) -> None:
         if max_entries < 1:
             raise ValueError("max_entries must be at least 1")
+        self.free_failures = free_failures   # failures in a row that hold nothing yet
         self.base = base
         self.max_delay = max_delay
         self.forget_after = forget_after
@@ -63,7 +68,8 @@ class LoginThrottle:
         if entry is None or now - entry.last >= self.forget_after:
             entry = _Failures(0, now, now)
         entry.count += 1
-        delay = min(self.max_delay, self.base * 2.0 ** min(entry.count - 1, 32))
+        over = entry.count - self.free_failures
+        delay = 0.0 if over <= 0 else min(self.max_delay, self.base * 2.0 ** min(over - 1, 32))
         entry.last, entry.held_until = now, now + delay
         self._table[address] = entry            # the most recent at the end
         self._bound(now)

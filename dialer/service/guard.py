@@ -45,6 +45,9 @@ class Guard:
     """The login limiter and the connection counts of one server."""
 
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    # per account, whatever the address: 5 failures free, then 1 s, 2 s, ... at most 60 s
+    accounts: LoginThrottle = field(default_factory=lambda: LoginThrottle(
+        base=1.0, max_delay=60.0, free_failures=5))
     # a floor behind one NAT address, or several headless agents on one PC, is many agents from
     # one address: the cap stops one host from taking every connection, not a busy office
     max_per_address: int = 200
@@ -73,14 +76,28 @@ class Guard:
         else:
             self.connections.pop(address, None)
 
-    def held_for(self, address: str) -> float:
-        """Seconds the address is still held; under 50 ms counts as free (a client that waited
-        for the answer to its failure is not refused for a timer's rounding)."""
-        held = self.throttle.held_for(address, self.clock())
+    def held_for(self, address: str, account: str | None = None) -> float:
+        """Seconds the address (or the account) is still held; under 50 ms counts as free (a
+        client that waited for the answer to its failure is not refused for a timer's
+        rounding)."""
+        now = self.clock()
+        held = self.throttle.held_for(address, now)
+        if account is not None:
+            held = max(held, self.accounts.held_for(_account(account), now))
         return held if held > 0.05 else 0.0
 
-    def failed(self, address: str) -> float:
-        return self.throttle.failed(address, self.clock())
+    def failed(self, address: str, account: str | None = None) -> float:
+        now = self.clock()
+        delay = self.throttle.failed(address, now)
+        if account is not None:
+            delay = max(delay, self.accounts.failed(_account(account), now))
+        return delay
 
-    def succeeded(self, address: str) -> None:
+    def succeeded(self, address: str, account: str | None = None) -> None:
         self.throttle.succeeded(address)
+        if account is not None:
+            self.accounts.succeeded(_account(account))
+
+
+def _account(login: str) -> str:
+    return login.strip().lower()[:128]

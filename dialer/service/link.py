@@ -234,7 +234,7 @@ class LinkServer:
 
     async def _login(self, req: p.Login, out: WsOutbox, peer: str) -> int:
         login, password = req.agent, req.password
-        held = self.guard.held_for(peer)
+        held = self.guard.held_for(peer, login)
         if held:
             refused(login, peer, "agent link", "too many failed logins")
             raise LinkError(ErrorCode.REFUSED, f"too many failed logins from {peer}; try again "
@@ -242,9 +242,9 @@ class LinkServer:
         info = await check_password(verify_password, self.engine.db, login, password)
         if info is None:
             refused(login, peer, "agent link", "wrong agent or password")
-            await asyncio.sleep(self.guard.failed(peer))
+            await asyncio.sleep(self.guard.failed(peer, login))
             raise LinkError(ErrorCode.BAD_CREDENTIALS, "wrong agent or password")
-        self.guard.succeeded(peer)
+        self.guard.succeeded(peer, login)
         endpoint = info.sip_endpoint or f"PJSIP/{info.login}"
         dial = endpoint
         binding = None

@@ -240,22 +240,22 @@ class SupervisorWeb:
         auth = request.headers.get("Authorization", "")
         peer = request.remote or "?"
         if auth.startswith("Basic "):
-            held = self.guard.held_for(peer)
-            if held:
-                refused(self.user, peer, WHERE_BASIC, "too many failed logins")
-                return web.json_response(
-                    {"error": "too many failed logins; try again later"}, status=429,
-                    headers={"Retry-After": str(max(1, round(held)))})
             try:
                 user, _, password = base64.b64decode(auth[6:], validate=True).decode().partition(
                     ":")
             except (ValueError, binascii.Error):
                 user, password = "?", ""
+            held = self.guard.held_for(peer, user)
+            if held:
+                refused(user, peer, WHERE_BASIC, "too many failed logins")
+                return web.json_response(
+                    {"error": "too many failed logins; try again later"}, status=429,
+                    headers={"Retry-After": str(max(1, round(held)))})
             if self._check(user, password):
-                self.guard.succeeded(peer)
+                self.guard.succeeded(peer, user)
                 return None
             refused(user, peer, WHERE_BASIC, "wrong user or password")
-            await asyncio.sleep(self.guard.failed(peer))
+            await asyncio.sleep(self.guard.failed(peer, user))
         return web.json_response({"error": "log in as the supervisor"}, status=401,
                                  headers={"WWW-Authenticate": 'Basic realm="opendialer"'})
 
@@ -278,20 +278,20 @@ class SupervisorWeb:
         peer = request.remote or "?"
         form = await request.post()
         user = str(form.get("user", ""))
-        held = self.guard.held_for(peer)
+        held = self.guard.held_for(peer, user)
         if held:
             refused(user, peer, WHERE_FORM, "too many failed logins")
             return self._login_page(f"Too many failed logins; try again in "
                                     f"{max(1, round(held))} s.", 429)
         if self._check(user, str(form.get("password", ""))):
-            self.guard.succeeded(peer)
+            self.guard.succeeded(peer, user)
             token = self.sessions.open(self.guard.clock())
             resp = web.HTTPFound("/")
             resp.set_cookie(COOKIE, token, httponly=True, samesite="Strict", path="/",
                             max_age=int(self.sessions.ttl))
             raise resp
         refused(user, peer, WHERE_FORM, "wrong user or password")
-        await asyncio.sleep(self.guard.failed(peer))
+        await asyncio.sleep(self.guard.failed(peer, user))
         return self._login_page("Wrong user or password.", 401)
 
     async def logout(self, request: web.Request) -> web.StreamResponse:

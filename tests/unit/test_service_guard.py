@@ -73,3 +73,36 @@ async def test_password_checks_run_on_their_own_small_executor() -> None:
     t.cancel()
     assert results == [True, False, True, False]
     assert ticks >= took / 0.005 / 4
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_guesses_at_one_account_from_many_addresses_are_held_too() -> None:
+    clock = _Clock()
+    g = Guard(clock=clock)
+    for n in range(5):                    # five failures from five addresses: free
+        g.failed(f"192.0.2.{n}", "Agent1001")
+        clock.t += 10                       # past each address's own short hold
+    assert g.held_for("192.0.2.99", "agent1001") == 0.0
+    assert g.failed("192.0.2.5", "agent1001") == 1.0      # the sixth: the account is held
+    assert g.held_for("192.0.2.99", " AGENT1001") == 1.0   # from any address, any spelling
+    assert g.held_for("192.0.2.99", "agent1002") == 0.0   # other accounts are free
+    clock.t += 1.0
+    assert g.failed("192.0.2.6", "agent1001") == 2.0       # then longer, up to a minute
+    for _ in range(20):
+        clock.t += 61
+        delay = g.failed("192.0.2.7", "agent1001")
+    assert delay == 60.0
+    g.succeeded("192.0.2.8", "agent1001")                  # the agent's good login clears it
+    assert g.held_for("192.0.2.9", "agent1001") == 0.0
+
+
+def test_the_account_count_starts_only_after_the_free_failures() -> None:
+    t = LoginThrottle(base=1.0, max_delay=60.0, free_failures=5)
+    assert [t.failed("a", 0.0) for _ in range(7)] == [0.0] * 5 + [1.0, 2.0]
