@@ -2,8 +2,9 @@
 
 Pure rendering, no database: ``daily_csv``/``attempts_csv`` return CSV text, ``html_page`` a
 self-contained page (inline SVG chart, no script, no external file) that reads well printed.
-The chart shows each day's abandon rate (bars), the rolling 30-day rate (line) and the cap
-(dashed line).
+The chart shows each day's abandon rate (bars), the rate over the campaign's rule window
+ending with each day (line: US 30 days rolling, UK 24 h rolling, Canada the calendar month so
+far; ``dialer.core.jurisdiction``) and the cap (dashed line).
 """
 
 from __future__ import annotations
@@ -33,10 +34,11 @@ DAILY_COLUMNS: Final = (
     "late_connects",
     "median_answer_to_agent_s",
     "max_answer_to_agent_s",
-    "live_answers_30d",
-    "abandoned_30d",
-    "abandon_rate_30d",
-    "over_cap_30d",
+    "window",
+    "live_answers_window",
+    "abandoned_window",
+    "abandon_rate_window",
+    "over_cap_window",
 )
 
 ATTEMPT_COLUMNS: Final = (
@@ -73,10 +75,11 @@ def daily_rows(ledger: Ledger) -> list[dict[str, object]]:
             "late_connects": d.late_connects,
             "median_answer_to_agent_s": _num(d.median_answer_to_agent_s),
             "max_answer_to_agent_s": _num(d.max_answer_to_agent_s),
-            "live_answers_30d": d.window.live,
-            "abandoned_30d": d.window.abandoned,
-            "abandon_rate_30d": f"{d.window.rate:.4f}",
-            "over_cap_30d": "yes" if d.window.over(ledger.cap) else "no",
+            "window": ledger.profile.window_label,
+            "live_answers_window": d.window.live,
+            "abandoned_window": d.window.abandoned,
+            "abandon_rate_window": f"{d.window.rate:.4f}",
+            "over_cap_window": "yes" if d.window.over(ledger.cap) else "no",
         }
         for d in ledger.days
     ]
@@ -152,13 +155,25 @@ def html_page(ledger: Ledger, campaign: str, generated_at: datetime | None = Non
     late = sum(Flag.LATE_CONNECT in e.flags for e in ledger.entries)
     waits = sorted(e.answer_to_agent_s for e in ledger.entries if e.answer_to_agent_s is not None)
     median = f"{waits[len(waits) // 2]:.2f} s" if waits else "-"
+    rule = ledger.profile
+    window = rule.window_label
     cards = [
-        ("Abandon rate, last 30 days", _pct(cur.rate), f"{cur.abandoned} of {cur.live} live"),
+        (f"Abandon rate, {window}", _pct(cur.rate), f"{cur.abandoned} of {cur.live} live"),
         ("Whole campaign", _pct(total.rate), f"{total.abandoned} of {total.live} live"),
         ("Attempts", str(len(ledger.entries)), f"{len(ledger.days)} day(s)"),
-        ("Short rings (< 15 s)", str(short), "unanswered, ended by the dialer"),
-        ("Late connects (> 2 s)", str(late), f"median answer to agent {median}"),
+        (f"Short rings (< {rule.min_ring.total_seconds():g} s)", str(short),
+         "unanswered, ended by the dialer"),
+        (f"Late connects (> {rule.abandon_after.total_seconds():g} s)", str(late),
+         f"median answer to agent {median}"),
     ]
+    limit = f"{rule.abandon_after.total_seconds():g}"
+    fp = (
+        f" AMD false positives count as abandons: an estimated "
+        f"{100 * rule.amd_false_positive_rate:g}% of the machine verdicts are added to both "
+        "the abandoned calls and the live answers."
+        if rule.amd_false_positives
+        else ""
+    )
     parts = [
         "<!doctype html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -166,16 +181,18 @@ def html_page(ledger: Ledger, campaign: str, generated_at: datetime | None = Non
         f"<style>{_STYLE}</style></head><body>",
         f"<h1>Compliance report: {escape(campaign)}</h1>",
         f'<p class="meta">Generated {escape(when)}; days are calendar days in '
-        f"{escape(ledger.time_zone)}. The abandon rate over the last 30 days is {verdict}.</p>",
+        f"{escape(ledger.time_zone)}. The abandon rate over the rule's window ({window}) is "
+        f"{verdict}.</p>",
+        f'<p class="meta">Rule: {escape(rule.describe())}.</p>',
         '<div class="cards">',
         *(f'<div class="card">{escape(t)}<b>{escape(v)}</b>{escape(s)}</div>' for t, v, s in cards),
         "</div>",
         "<h2>Abandon rate by day</h2>",
         "<figure>",
         svg_chart(ledger.days, cap),
-        "<figcaption>Bars: abandon rate of the day. Line: rolling 30-day rate. Dashed: the cap."
-        "</figcaption></figure>",
-        "<h2>Successive 30-day periods</h2>",
+        f"<figcaption>Bars: abandon rate of the day. Line: the rate over the window ({window}) "
+        "ending with each day. Dashed: the cap.</figcaption></figure>",
+        "<h2>Successive periods of the rule</h2>",
         _periods_table(ledger),
         "<h2>Days with attempts</h2>",
         _days_table(ledger),
@@ -184,15 +201,17 @@ def html_page(ledger: Ledger, campaign: str, generated_at: datetime | None = Non
         "<h2>How this is counted</h2>",
         "<ul>",
         "<li>Live answer: answered by a person (not an answering machine or fax).</li>",
-        "<li>Abandoned: a live answer not connected to an agent within 2 seconds of the end of "
-        "the greeting (16 CFR 310.4(b)(4)(i)): the dialer's abandoned calls (safe-harbor "
-        "message or not), agents connected later than 2 s, and customers who hung up after "
-        "waiting more than 2 s. Without answering-machine detection the greeting is taken to "
-        "end at the answer, which can only overstate the wait.</li>",
-        "<li>Rate: abandoned over live answers, per campaign, over the 30 days ending each day "
-        "and ending now; also over each successive 30-day period from the first day.</li>",
+        f"<li>Abandoned: a live answer not connected to an agent within {limit} seconds of the "
+        "end of the greeting: the dialer's abandoned calls (safe-harbor message or not), agents "
+        f"connected later than {limit} s, and customers who hung up after waiting more than "
+        f"{limit} s. Without answering-machine detection the greeting is taken to end at the "
+        f"answer, which can only overstate the wait.{fp}</li>",
+        f"<li>Rate: abandoned over live answers, per campaign, over the window ({window}) "
+        "ending each day and ending now; also over each of the rule's successive periods "
+        "from the first day.</li>",
         "<li>Ring time: from ringing (else origination) to the end of an unanswered attempt; "
-        "short when under 15 s and the dialer, not the callee, ended it.</li>",
+        f"short when under {rule.min_ring.total_seconds():g} s and the dialer, not the callee, "
+        "ended it.</li>",
         "</ul></body></html>",
     ]
     return "\n".join(parts) + "\n"
@@ -218,7 +237,7 @@ def _days_table(ledger: Ledger) -> str:
         "<table><tr><th class=l>Day</th><th>Attempts</th><th>Unanswered</th>"
         "<th>Short rings</th><th>Live answers</th><th>Abandoned</th><th>Rate</th>"
         "<th>Connected</th><th>Late connects</th><th>Median to agent (s)</th>"
-        "<th>30-day live</th><th>30-day abandoned</th><th>30-day rate</th></tr>"
+        "<th>Window live</th><th>Window abandoned</th><th>Window rate</th></tr>"
     ]
     for d in (d for d in ledger.days if d.attempts):
         over = ' class="over"' if d.window.over(ledger.cap) else ""
@@ -260,7 +279,7 @@ def _flagged_table(flagged: Sequence[LedgerEntry]) -> str:
 
 
 def svg_chart(days: Sequence[DayRow], cap: float, width: int = 900, height: int = 260) -> str:
-    """Daily rate bars, the rolling 30-day line and the cap, as an inline SVG element."""
+    """Daily rate bars, the rule window's line and the cap, as an inline SVG element."""
     left, right, top, bottom = 48, 12, 12, 36
     plot_w, plot_h = width - left - right, height - top - bottom
     highest = max(
@@ -335,5 +354,6 @@ def _num(value: float | None) -> str:
 
 
 def rate_text(rate: Rate) -> str:
-    """``"2.5% (3 of 120 live answers)"``."""
-    return f"{_pct(rate.rate)} ({rate.abandoned} of {rate.live} live answers)"
+    """``"2.5% (3 of 120 live answers)"`` (and the estimated AMD false positives, if counted)."""
+    fp = f" + {rate.false_positives:.1f} estimated AMD false positives" if rate.fp_share else ""
+    return f"{_pct(rate.rate)} ({rate.abandoned} of {rate.live} live answers{fp})"

@@ -32,6 +32,15 @@ Compliance settings::
     seller = "Example Energy"      # for the record: whom the message names
     callback_number = "+1 212 555 0100"   # for the record: the number it gives
 
+    [compliance]                   # the abandon rule the campaign runs under
+    profile = "uk_ofcom"           # us_tsr (default), uk_ofcom, ca_crtc or custom
+    amd_false_positive_rate = 0.05 # uk_ofcom with amd = true: Ofcom's "reasoned estimate"
+    # profile = "custom" takes: cap, window ("rolling" | "calendar_month"), window_length,
+    # abandon_after, amd_false_positives, amd_false_positive_rate, message_deadline,
+    # min_ring, retention (durations as above)
+
+``dialing.abandon_cap`` may only lower the profile's cap (an internal target of the house).
+
 ``[safe_harbor]`` is required for predictive campaigns (they abandon calls by design); the others
 play the shipped default message (``dialer/safe_harbor.py``), which names no seller.
 """
@@ -41,7 +50,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, time, timedelta
 from datetime import datetime as datetime_type
 from pathlib import Path
@@ -53,11 +62,20 @@ import phonenumbers
 from dialer.core.callbacks import CallbackFallback, CallbackPolicy
 from dialer.core.campaign import DialMode
 from dialer.core.dnc import DncScope
+from dialer.core.jurisdiction import (
+    CUSTOM_KEYS,
+    DEFAULT,
+    Jurisdiction,
+    ProfileError,
+    WindowKind,
+    profile_named,
+)
 from dialer.core.results import CallResult
 from dialer.core.selection import CallingHours, CampaignRules, DispositionRule, RetryRule
 from dialer.safe_harbor import AudioFileError, SafeHarborMessage, default_message, read_message
 
-_SECTIONS = {"campaign", "dialing", "schedule", "retry", "disposition", "callbacks", "safe_harbor"}
+_SECTIONS = {"campaign", "dialing", "schedule", "retry", "disposition", "callbacks", "safe_harbor",
+             "compliance"}
 _CAMPAIGN_KEYS = {"name", "mode", "caller_id", "trunk", "default_region", "time_zone", "agents"}
 _DIALING_KEYS = {
     "ratio",
@@ -128,6 +146,7 @@ class CampaignConfig:
     callback_policy: CallbackPolicy = CallbackPolicy()
     amd: bool = False       # answering-machine detection before a call goes to an agent
     safe_harbor: SafeHarborMessage | None = None   # None: the shipped default message
+    profile: Jurisdiction = DEFAULT  # the abandon rule ([compliance]); its cap = abandon_cap
 
     def rules(self) -> CampaignRules:
         """The selection/retry rules this definition implies."""
@@ -177,6 +196,8 @@ def parse_campaign(
     if mode_text not in modes:
         v.fail("campaign.mode", f"must be one of {', '.join(modes)}", mode_text)
     time_zone = v.zone(camp, "campaign.time_zone", "UTC")
+    amd = v.boolean(dial, "dialing.amd") if "amd" in dial else False
+    profile = _profile(v, data, dial, amd)
     return CampaignConfig(
         name=v.string(camp, "campaign.name", required=True),
         mode=DialMode(mode_text),
@@ -184,9 +205,10 @@ def parse_campaign(
         trunk=",".join(v.trunks(camp, "campaign.trunk")),
         ratio=_ratio(v, dial),
         ring_timeout=v.duration(
-            dial, "dialing.ring_timeout", timedelta(seconds=25), minimum=MIN_RING_TIMEOUT
+            dial, "dialing.ring_timeout", timedelta(seconds=25),
+            minimum=max(MIN_RING_TIMEOUT, profile.min_ring)
         ),
-        abandon_cap=v.fraction(dial, "dialing.abandon_cap", 0.03),
+        abandon_cap=profile.cap,
         max_logout_delay=v.duration(
             dial, "dialing.max_logout_delay", timedelta(seconds=10), minimum=timedelta(seconds=1)
         ),
@@ -204,9 +226,55 @@ def parse_campaign(
             else None
         ),
         callback_policy=_callback_policy(v, data),
-        amd=v.boolean(dial, "dialing.amd") if "amd" in dial else False,
+        amd=amd,
         safe_harbor=_safe_harbor(v, data, DialMode(mode_text), base or Path.cwd()),
+        profile=profile,
     )
+
+
+def _profile(
+    v: _Validator, data: Mapping[str, Any], dial: Mapping[str, Any], amd: bool
+) -> Jurisdiction:
+    """The ``[compliance]`` profile, its cap lowered by ``dialing.abandon_cap`` if given."""
+    table = v.table(data, "compliance")
+    v.known(table, {"profile"} | CUSTOM_KEYS, "compliance.")
+    name = v.string(table, "compliance.profile", default=DEFAULT.name)
+    changes: dict[str, Any] = {}
+    for key in sorted(set(table) & CUSTOM_KEYS):
+        where = f"compliance.{key}"
+        if key in ("cap", "amd_false_positive_rate"):
+            changes[key] = v.fraction(table, where, 0.0)
+        elif key == "amd_false_positives":
+            changes[key] = v.boolean(table, where)
+        elif key == "window":
+            kinds = [k.value for k in WindowKind]
+            text = v.string(table, where)
+            if text not in kinds:
+                v.fail(where, f"must be one of {', '.join(kinds)}", text)
+            changes[key] = WindowKind(text)
+        else:
+            changes[key] = v.duration(table, where, timedelta(0))
+    if name != "custom" and set(changes) - {"amd_false_positive_rate"}:
+        extra = sorted(set(changes) - {"amd_false_positive_rate"})
+        v.fail(f"compliance.{extra[0]}", f'can only be set with profile = "custom" ({name} '
+               "fixes it)", table[extra[0]])
+    try:
+        profile = profile_named(name, **changes)
+    except ProfileError as exc:
+        field_name = str(exc).split(" ", 1)[0]
+        where = "compliance.profile" if field_name == "profile" else f"compliance.{field_name}"
+        raise CampaignConfigError(f"{v.source}: {where}: {exc}") from None
+    if profile.amd_false_positives and amd and "amd_false_positive_rate" not in table:
+        v.missing("compliance.amd_false_positive_rate (the profile counts AMD false positives "
+                  "as abandons and dialing.amd is on: give a reasoned estimate of the share of "
+                  "machine verdicts that were people, e.g. 0.05)")
+    if "abandon_cap" in dial:
+        cap = v.fraction(dial, "dialing.abandon_cap", profile.cap)
+        if cap > profile.cap or cap <= 0:
+            v.fail("dialing.abandon_cap", f"may only lower the {profile.name} cap "
+                   f"({profile.cap:g}); must be in (0, {profile.cap:g}]", dial["abandon_cap"])
+        profile = replace(profile, cap=cap)
+    return profile
 
 
 def _safe_harbor(

@@ -21,23 +21,30 @@ For every attempt (``LedgerEntry``):
   safe-harbor message started more than 2 s after the greeting, ``NO_MESSAGE`` when an
   abandoned call got none.
 
-Rates (``Ledger``): per calendar day; over the rolling 30-day window ending each day (days
-D-29..D) and ending ``now`` (the instants ``(now - 30 days, now]``), which is what the dialer's
-cap is held to; and over each successive 30-day period from the campaign's first day, the
-FTC's own wording ("each successive 30-day period or portion thereof"). A rate is abandoned
-over live answers, 0 when there is no live answer.
+The limits (2 s, 15 s) and the window are the campaign's jurisdiction profile's
+(``dialer.core.jurisdiction``; US TSR by default, whose values are the ones named above).
+
+Rates (``Ledger``): per calendar day; over the profile's window ending with each day and ending
+``now`` (US: the instants ``(now - 30 days, now]``; UK: the last 24 h; Canada: the calendar
+month so far), which is what the dialer's cap is held to; and over each of the profile's
+successive periods from the campaign's first day (US: the FTC's own wording, "each successive
+30-day period or portion thereof"; UK: each day; Canada: each calendar month). A rate is
+abandoned over live answers, 0 when there is no live answer; a profile that counts AMD false
+positives adds its estimate of them (a share of the machine verdicts) to both.
 """
 
 from __future__ import annotations
 
+import bisect
 import enum
 import statistics
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta
 from typing import Final
 
 from dialer.core.calling_hours import zone_info
+from dialer.core.jurisdiction import DEFAULT, Jurisdiction, WindowKind
 from dialer.core.results import CallResult, HangupSide
 from dialer.core.timeutil import require_aware
 
@@ -115,14 +122,22 @@ class LedgerEntry:
 
 @dataclass(frozen=True)
 class Rate:
-    """Abandoned over live answers."""
+    """Abandoned over live answers (plus the estimated AMD false positives, when counted:
+    ``machines`` x ``fp_share`` people taken for machines, added to both)."""
 
     live: int
     abandoned: int
+    machines: int = 0
+    fp_share: float = 0.0
+
+    @property
+    def false_positives(self) -> float:
+        return self.machines * self.fp_share
 
     @property
     def rate(self) -> float:
-        return self.abandoned / self.live if self.live else 0.0
+        fp = self.false_positives
+        return (self.abandoned + fp) / (self.live + fp) if self.live + fp else 0.0
 
     def over(self, cap: float) -> bool:
         return self.rate > cap
@@ -130,7 +145,7 @@ class Rate:
 
 @dataclass(frozen=True)
 class DayRow:
-    """One calendar day (campaign zone) and the 30-day window ending with it."""
+    """One calendar day (campaign zone) and the profile's window ending with it."""
 
     day: date
     attempts: int
@@ -147,7 +162,8 @@ class DayRow:
 
 @dataclass(frozen=True)
 class Period:
-    """One successive 30-day period from the campaign's first day (the last may be partial)."""
+    """One of the profile's successive periods from the campaign's first day (US: 30 days;
+    the last may be partial)."""
 
     start: date
     end: date
@@ -161,10 +177,11 @@ class Ledger:
     entries: tuple[LedgerEntry, ...]
     days: tuple[DayRow, ...]
     periods: tuple[Period, ...]
-    current: Rate  # the 30 days ending ``now``
+    current: Rate  # the profile's window ending ``now``
     cap: float
     now: datetime
     time_zone: str
+    profile: Jurisdiction = DEFAULT
 
     @property
     def total(self) -> Rate:
@@ -175,8 +192,10 @@ class Ledger:
         return [e for e in self.entries if e.flags]
 
 
-def judge(facts: AttemptFacts, time_zone: str = "UTC") -> LedgerEntry:
-    """One attempt's ledger entry (module docstring)."""
+def judge(
+    facts: AttemptFacts, time_zone: str = "UTC", profile: Jurisdiction = DEFAULT
+) -> LedgerEntry:
+    """One attempt's ledger entry (module docstring), by ``profile``'s limits."""
     require_aware(facts.started_at, "started_at")
     result = facts.result
     flags: set[Flag] = set()
@@ -190,18 +209,18 @@ def judge(facts: AttemptFacts, time_zone: str = "UTC") -> LedgerEntry:
         dialer_ended = result in DIALER_ENDED or (
             result not in CALLEE_ENDED and facts.hung_up_by is HangupSide.DIALER
         )
-        if ring_s is not None and dialer_ended and ring_s < MIN_RING.total_seconds():
+        if ring_s is not None and dialer_ended and ring_s < profile.min_ring.total_seconds():
             flags.add(Flag.SHORT_RING)
     to_agent = _seconds(facts.answered_at, facts.bridged_at)
     to_message = _seconds(facts.answered_at, facts.safe_harbor_at)
     greeting_end = facts.amd_done_at or facts.answered_at
     from_greeting = _seconds(greeting_end, facts.bridged_at)
-    limit = CONNECT_LIMIT.total_seconds()
+    limit = profile.abandon_after.total_seconds()
     if live and from_greeting is not None and from_greeting > limit:
         flags.add(Flag.LATE_CONNECT)
         abandoned = True
     message_wait = _seconds(greeting_end, facts.safe_harbor_at)
-    if message_wait is not None and message_wait > limit:
+    if message_wait is not None and message_wait > profile.message_deadline.total_seconds():
         flags.add(Flag.LATE_MESSAGE)
     if result is CallResult.DROPPED_BY_CUSTOMER and facts.bridged_at is None:
         waited = _seconds(greeting_end, facts.ended_at)
@@ -222,58 +241,110 @@ def build_ledger(
     attempts: Iterable[AttemptFacts],
     now: datetime,
     time_zone: str = "UTC",
-    cap: float = DEFAULT_CAP,
+    cap: float | None = None,
+    profile: Jurisdiction | None = None,
 ) -> Ledger:
-    """Judge every attempt and sum per day, per rolling window and per successive period."""
+    """Judge every attempt and sum per day, per window and per successive period.
+
+    ``profile`` (default US TSR) gives the window and the definition; ``cap``, if given,
+    overrides its cap (campaigns stored before profiles).
+    """
     require_aware(now)
+    rule = profile or DEFAULT
+    if cap is not None and cap != rule.cap:
+        rule = replace(rule, cap=cap)
     entries = tuple(
-        sorted((judge(a, time_zone) for a in attempts), key=lambda e: e.facts.started_at)
+        sorted((judge(a, time_zone, rule) for a in attempts), key=lambda e: e.facts.started_at)
     )
     by_day: dict[date, list[LedgerEntry]] = {}
     for entry in entries:
         by_day.setdefault(entry.day, []).append(entry)
+    windows = _Windows(entries, rule, time_zone)
     days: list[DayRow] = []
-    if entries:
-        first, last = entries[0].day, entries[-1].day
-        rates = {d: _rate(by_day.get(d, [])) for d in _dates(first, last)}
-        for day in _dates(first, last):
-            window = [
-                rates[d] for d in _dates(day - timedelta(days=WINDOW_DAYS - 1), day) if d in rates
-            ]
-            days.append(_day_row(day, by_day.get(day, []), _sum(window)))
     periods: list[Period] = []
     if entries:
-        start = entries[0].day
-        while start <= entries[-1].day:
-            end = start + timedelta(days=WINDOW_DAYS - 1)
-            inside = [e for e in entries if start <= e.day <= end]
-            periods.append(Period(start, end, _rate(inside)))
-            start = end + timedelta(days=1)
-    current = _rate([e for e in entries if now - WINDOW < e.facts.started_at <= now])
-    return Ledger(entries, tuple(days), tuple(periods), current, cap, now, time_zone)
+        first, last = entries[0].day, entries[-1].day
+        zone = zone_info(time_zone)
+        for day in _dates(first, last):
+            end = datetime.combine(day + timedelta(days=1), time(0), zone) - timedelta(
+                microseconds=1
+            )
+            days.append(_day_row(day, by_day.get(day, []), windows.rate(end), rule))
+        for start, stop in rule.periods(first, last):
+            inside = [e for e in entries if start <= e.day <= stop]
+            periods.append(Period(start, stop, _rate(inside, rule)))
+    current = windows.rate(now)
+    return Ledger(entries, tuple(days), tuple(periods), current, rule.cap, now, time_zone, rule)
 
 
-def window_rate(attempts: Iterable[AttemptFacts], now: datetime) -> Rate:
-    """Abandoned over live answers for the attempts started in ``(now - 30 days, now]``."""
+class _Windows:
+    """The profile's window rate ending at any instant, by bisection over the attempts."""
+
+    def __init__(self, entries: Sequence[LedgerEntry], rule: Jurisdiction, zone: str) -> None:
+        self.rule, self.zone = rule, zone
+        self.starts = [e.facts.started_at for e in entries]
+        self.sums = [(0, 0, 0)]
+        for e in entries:
+            live, abandoned, machines = self.sums[-1]
+            self.sums.append(
+                (
+                    live + e.live,
+                    abandoned + (e.live and e.abandoned),
+                    machines + (e.facts.result is CallResult.MACHINE),
+                )
+            )
+
+    def rate(self, end: datetime) -> Rate:
+        start = self.rule.window_start(end, self.zone)
+        side = bisect.bisect_right if self.rule.window is WindowKind.ROLLING else bisect.bisect_left
+        lo = side(self.starts, start)
+        hi = bisect.bisect_right(self.starts, end)
+        if hi <= lo:
+            return _counted(0, 0, 0, self.rule)
+        a, b = self.sums[lo], self.sums[hi]
+        return _counted(b[0] - a[0], b[1] - a[1], b[2] - a[2], self.rule)
+
+
+def _counted(live: int, abandoned: int, machines: int, rule: Jurisdiction) -> Rate:
+    if not rule.amd_false_positives:
+        return Rate(live, abandoned)
+    return Rate(live, abandoned, machines, rule.amd_false_positive_rate)
+
+
+def window_rate(
+    attempts: Iterable[AttemptFacts],
+    now: datetime,
+    profile: Jurisdiction = DEFAULT,
+    time_zone: str = "UTC",
+) -> Rate:
+    """The abandon rate of the attempts started in ``profile``'s window ending ``now``
+    (US TSR: ``(now - 30 days, now]``)."""
     require_aware(now)
-    return _rate([judge(a) for a in attempts if now - WINDOW < a.started_at <= now])
+    inside = [a for a in attempts if profile.contains(a.started_at, now, time_zone)]
+    return _rate([judge(a, time_zone, profile) for a in inside], profile)
 
 
-def hold_reason(rate: Rate, cap: float) -> str | None:
-    """Why predictive pacing must hold back: the 30-day ``rate`` is at or over ``cap``; else None.
+def hold_reason(rate: Rate, cap: float, window: str = "30-day") -> str | None:
+    """Why predictive pacing must hold back: the ``window`` ``rate`` is at or over ``cap``;
+    else None.
 
     At the cap itself it holds already: one more abandon would take the campaign over it.
     """
     if rate.rate < cap:
         return None
+    fp = ""
+    if rate.machines and rate.fp_share:
+        fp = f", {rate.false_positives:.1f} estimated AMD false positives"
     return (
-        f"30-day abandon rate {100 * rate.rate:.1f}% ({rate.abandoned} of {rate.live} live "
-        f"answers, late connects included) is at or over the cap {100 * cap:.1f}%: "
+        f"{window} abandon rate {100 * rate.rate:.1f}% ({rate.abandoned} of {rate.live} live "
+        f"answers, late connects included{fp}) is at or over the cap {100 * cap:.1f}%: "
         "dialing progressively until it is back under"
     )
 
 
-def _day_row(day: date, entries: Sequence[LedgerEntry], window: Rate) -> DayRow:
+def _day_row(
+    day: date, entries: Sequence[LedgerEntry], window: Rate, rule: Jurisdiction
+) -> DayRow:
     to_agent = [e.answer_to_agent_s for e in entries if e.answer_to_agent_s is not None]
     return DayRow(
         day=day,
@@ -281,7 +352,7 @@ def _day_row(day: date, entries: Sequence[LedgerEntry], window: Rate) -> DayRow:
         unanswered=sum(e.unanswered for e in entries),
         short_rings=sum(Flag.SHORT_RING in e.flags for e in entries),
         answered=sum(e.facts.result in ANSWERED for e in entries),
-        day_rate=_rate(entries),
+        day_rate=_rate(entries, rule),
         connected=sum(e.facts.bridged_at is not None for e in entries),
         late_connects=sum(Flag.LATE_CONNECT in e.flags for e in entries),
         median_answer_to_agent_s=statistics.median(to_agent) if to_agent else None,
@@ -290,20 +361,13 @@ def _day_row(day: date, entries: Sequence[LedgerEntry], window: Rate) -> DayRow:
     )
 
 
-def _rate(entries: Iterable[LedgerEntry]) -> Rate:
-    live = abandoned = 0
+def _rate(entries: Iterable[LedgerEntry], rule: Jurisdiction = DEFAULT) -> Rate:
+    live = abandoned = machines = 0
     for entry in entries:
         live += entry.live
         abandoned += entry.live and entry.abandoned
-    return Rate(live, abandoned)
-
-
-def _sum(rates: Iterable[Rate]) -> Rate:
-    live = abandoned = 0
-    for rate in rates:
-        live += rate.live
-        abandoned += rate.abandoned
-    return Rate(live, abandoned)
+        machines += entry.facts.result is CallResult.MACHINE
+    return _counted(live, abandoned, machines, rule)
 
 
 def _dates(first: date, last: date) -> list[date]:

@@ -9,7 +9,8 @@ from what the database keeps, so a view can be served (or checked) without the e
   and waiting for an agent, connected, playing the message);
 - rates per campaign (``campaign_rates``): today's attempts, live answers, connections and
   abandons (the ledger's counting, ``dialer.core.ledger``), the last hour's attempts, the median
-  answer-to-agent time, and the abandon rate over the last 30 days.
+  answer-to-agent time, and the abandon rate over the campaign's rule window (its
+  jurisdiction profile's: 30 days rolling, 24 h rolling or the calendar month; not lifetime).
 """
 
 from __future__ import annotations
@@ -73,7 +74,9 @@ class CampaignRates:
     connected_today: int
     abandoned_today: int
     median_answer_to_agent_s: float | None
-    abandon_30d: Rate
+    abandon_window: Rate
+    window_label: str = "30 days rolling"
+    cap: float = 0.03
 
     @property
     def abandon_rate_today(self) -> float:
@@ -148,9 +151,11 @@ class LiveView:
                     "connected_today": r.connected_today,
                     "abandoned_today": r.abandoned_today,
                     "abandon_rate_today": round(r.abandon_rate_today, 4),
-                    "abandon_rate_30d": round(r.abandon_30d.rate, 4),
-                    "live_30d": r.abandon_30d.live,
-                    "abandoned_30d": r.abandon_30d.abandoned,
+                    "abandon_window": r.window_label,
+                    "abandon_rate_window": round(r.abandon_window.rate, 4),
+                    "live_window": r.abandon_window.live,
+                    "abandoned_window": r.abandon_window.abandoned,
+                    "abandon_cap": r.cap,
                     "median_answer_to_agent_s": r.median_answer_to_agent_s,
                 }
                 for r in self.campaigns
@@ -201,7 +206,9 @@ def campaign_rates(
     name: str,
     today: Sequence[AttemptFacts],
     now: datetime,
-    abandon_30d: Rate,
+    abandon_window: Rate,
+    window_label: str = "30 days rolling",
+    cap: float = 0.03,
 ) -> CampaignRates:
     """A campaign's figures from its attempts since the start of its local day."""
     require_aware(now)
@@ -218,7 +225,9 @@ def campaign_rates(
         connected_today=sum(e.facts.bridged_at is not None for e in entries),
         abandoned_today=sum(e.live and e.abandoned for e in entries),
         median_answer_to_agent_s=statistics.median(to_agent) if to_agent else None,
-        abandon_30d=abandon_30d,
+        abandon_window=abandon_window,
+        window_label=window_label,
+        cap=cap,
     )
 
 

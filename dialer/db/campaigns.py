@@ -18,6 +18,9 @@ from dialer.config.campaign import CampaignConfig, parse_campaign
 from dialer.core.callbacks import CallbackFallback, CallbackPolicy
 from dialer.core.calling_hours import zones_key
 from dialer.core.campaign import CampaignStatus, DialMode
+from dialer.core.jurisdiction import DEFAULT, Jurisdiction
+from dialer.core.jurisdiction import from_json as profile_from_json
+from dialer.core.jurisdiction import to_json as profile_to_json
 from dialer.core.selection import (
     CallingHours,
     CampaignRules,
@@ -68,6 +71,8 @@ class CampaignInfo:
     # SHA-256 of the safe-harbor message (a row of ``sounds``; None: stored before messages
     # were, the default plays); ``dialer.safe_harbor.safe_harbor_media`` gives its media URI
     safe_harbor: str | None = None
+    # the abandon rule it runs under (``[compliance]``; US TSR for campaigns stored before)
+    profile: Jurisdiction = DEFAULT
 
 
 def create_campaign(
@@ -161,6 +166,7 @@ def _options_json(cfg: CampaignConfig, message: SafeHarborMessage) -> dict[str, 
         "callback_grace_s": cfg.callback_policy.grace.total_seconds(),
         "abandon_no_repeat_s": None if no_repeat is None else no_repeat.total_seconds(),
         "amd": cfg.amd,
+        "profile": profile_to_json(cfg.profile),
         "safe_harbor": {
             "sha256": message.sha256,
             "source": message.source,
@@ -210,7 +216,13 @@ def _campaign_info(c: Campaign) -> CampaignInfo:
         agents=tuple(sorted(a.login for a in c.agents)),
         amd=bool((c.options or {}).get("amd", False)),
         safe_harbor=((c.options or {}).get("safe_harbor") or {}).get("sha256"),
+        profile=campaign_profile(c),
     )
+
+
+def campaign_profile(c: Campaign) -> Jurisdiction:
+    """A stored campaign's jurisdiction profile (US TSR at its cap when stored before)."""
+    return profile_from_json((c.options or {}).get("profile"), c.abandon_cap)
 
 
 def campaign_rules(db: Database, campaign_id: int) -> CampaignRules:

@@ -18,9 +18,9 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from dialer.core.campaign import DialMode
+from dialer.core.jurisdiction import Jurisdiction
 from dialer.core.ledger import (
     LIVE,
-    WINDOW,
     AttemptFacts,
     Ledger,
     Rate,
@@ -28,8 +28,9 @@ from dialer.core.ledger import (
     hold_reason,
     judge,
 )
-from dialer.core.results import AttemptPhase
+from dialer.core.results import AttemptPhase, CallResult
 from dialer.core.timeutil import require_aware
+from dialer.db.campaigns import campaign_profile
 from dialer.db.database import Database
 from dialer.db.models import AttemptEvent, CallAttempt, Campaign
 
@@ -112,68 +113,93 @@ def _one(a: Any, t: Mapping[AttemptPhase, datetime]) -> AttemptFacts:  # a row o
 
 
 def campaign_ledger(db: Database, campaign_id: int, now: datetime) -> Ledger:
-    """The campaign's whole ledger at ``now`` (its zone and abandon cap from the campaign)."""
+    """The campaign's whole ledger at ``now`` (its zone and jurisdiction profile from the
+    campaign)."""
     with db.session() as session:
         campaign = session.get_one(Campaign, campaign_id)
-        zone, cap = campaign.time_zone, campaign.abandon_cap
-    return build_ledger(attempt_facts(db, campaign_id), now, zone, cap)
+        zone, profile = campaign.time_zone, campaign_profile(campaign)
+    return build_ledger(attempt_facts(db, campaign_id), now, zone, profile=profile)
 
 
-def rolling_abandon_rate(db: Database, campaign_id: int, now: datetime) -> Rate:
-    """Abandoned over live answers in the 30 days ending ``now``, each judged by the ledger.
+def rule_of(db: Database, campaign_id: int) -> tuple[Jurisdiction, str]:
+    """The campaign's jurisdiction profile and time zone."""
+    with db.session() as session:
+        campaign = session.get_one(Campaign, campaign_id)
+        return campaign_profile(campaign), campaign.time_zone
+
+
+def rolling_abandon_rate(
+    db: Database,
+    campaign_id: int,
+    now: datetime,
+    rule: tuple[Jurisdiction, str] | None = None,
+) -> Rate:
+    """The abandon rate over the campaign's profile window ending ``now`` (US: the 30 days
+    ending ``now``; UK: 24 h; Canada: the calendar month), each attempt judged by the ledger
+    with the profile's limits; ``rule`` is ``rule_of(db, campaign_id)`` when already known.
 
     Asked again and again (the service's compliance hold, the live view), it reads only what
     changed: attempts judged once they are settled (ended ``SETTLE`` before ``now``) are kept
     per database and campaign, and each call reads the attempts after the last settled one
-    (live answers and open attempts only). A ``now`` earlier than the last one starts over.
+    (live answers, machine verdicts when the profile counts AMD false positives, and open
+    attempts only). A ``now`` earlier than the last one starts over.
     """
     require_aware(now)
-    since = now - WINDOW
+    profile, zone = rule or rule_of(db, campaign_id)
+    since = profile.window_start(now, zone)
+    counted = set(LIVE) | ({CallResult.MACHINE} if profile.amd_false_positives else set())
     with _lock:
         per_db = _judged.setdefault(db, {})
         judged = per_db.get(campaign_id)
-        if judged is None or now < judged.now:
-            judged = per_db[campaign_id] = _Judged(now)
+        if judged is None or now < judged.now or judged.profile != profile:
+            judged = per_db[campaign_id] = _Judged(now, profile)
         judged.now = now
         query = select(CallAttempt).where(
             CallAttempt.campaign_id == campaign_id,
             CallAttempt.id > judged.upto,
-            CallAttempt.started_at > since,
-            or_(CallAttempt.result.in_(LIVE), CallAttempt.ended_at.is_(None)),
+            CallAttempt.started_at >= since,
+            or_(CallAttempt.result.in_(counted), CallAttempt.ended_at.is_(None)),
         )
         with db.session() as session:
             facts = facts_in_session(session, query.order_by(CallAttempt.id))
         settled_before = now - SETTLE
-        recent: dict[int, tuple[datetime, bool]] = {}
+        recent: dict[int, tuple[datetime, int]] = {}
         blocked = False
         for f in facts:
             settled = f.ended_at is not None and f.ended_at <= settled_before
             blocked = blocked or not settled
             if not blocked:
                 judged.upto = f.attempt_id
-            if f.result in LIVE:
-                entry = (f.started_at, judge(f).abandoned)
-                (judged.entries if settled else recent)[f.attempt_id] = entry
-        for attempt_id in [a for a, (t, _) in judged.entries.items() if t <= since]:
+            if f.result in counted:
+                kind = _MACHINE if f.result is CallResult.MACHINE else (
+                    _ABANDONED if judge(f, zone, profile).abandoned else _LIVE)
+                (judged.entries if settled else recent)[f.attempt_id] = (f.started_at, kind)
+        for attempt_id in [a for a, (t, _) in judged.entries.items() if t < since]:
             del judged.entries[attempt_id]
-        live = abandoned = 0
-        for started_at, was_abandoned in (*judged.entries.values(), *recent.values()):
-            if since < started_at <= now:
-                live += 1
-                abandoned += was_abandoned
+        live = abandoned = machines = 0
+        for started_at, kind in (*judged.entries.values(), *recent.values()):
+            if profile.contains(started_at, now, zone):
+                live += kind != _MACHINE
+                abandoned += kind == _ABANDONED
+                machines += kind == _MACHINE
+    if profile.amd_false_positives:
+        return Rate(live, abandoned, machines, profile.amd_false_positive_rate)
     return Rate(live, abandoned)
 
 
+_LIVE, _ABANDONED, _MACHINE = range(3)
 SETTLE: Final = timedelta(minutes=2)
 
 
 @dataclass
 class _Judged:
-    """A campaign's settled live answers: attempt id -> (started at, abandoned)."""
+    """A campaign's settled counted attempts: attempt id -> (started at, _LIVE, _ABANDONED or
+    _MACHINE)."""
 
     now: datetime
+    profile: Jurisdiction
     upto: int = 0  # every attempt up to this id is settled (or not a live answer)
-    entries: dict[int, tuple[datetime, bool]] = field(default_factory=dict)
+    entries: dict[int, tuple[datetime, int]] = field(default_factory=dict)
 
 
 _judged: WeakKeyDictionary[Database, dict[int, _Judged]] = WeakKeyDictionary()
@@ -183,9 +209,10 @@ _lock = threading.Lock()
 def compliance_hold(db: Database, campaign_id: int, now: datetime) -> str | None:
     """Why the predictive campaign must dial progressively now, or None.
 
-    None for a campaign that does not pace predictively, and while its 30-day abandon rate
-    (``rolling_abandon_rate``: the ledger's count, late connects and customers who hung up
-    waiting included) is under its cap; else the sentence for the supervisor
+    None for a campaign that does not pace predictively, and while its abandon rate over its
+    profile's window (``rolling_abandon_rate``: the ledger's count, late connects and customers
+    who hung up waiting included; US: 30 days, UK: 24 h, Canada: the calendar month) is under
+    its cap; else the sentence for the supervisor
     (``dialer.core.ledger.hold_reason``). The service asks every few seconds per predictive
     campaign and, while it gets a sentence, dials one call per free agent, reserved for them;
     ``dialer why`` shows the same sentence.
@@ -193,7 +220,8 @@ def compliance_hold(db: Database, campaign_id: int, now: datetime) -> str | None
     require_aware(now)
     with db.session() as session:
         campaign = session.get_one(Campaign, campaign_id)
-        mode, cap = campaign.mode, campaign.abandon_cap
+        mode, profile, zone = campaign.mode, campaign_profile(campaign), campaign.time_zone
     if mode is not DialMode.PREDICTIVE:
         return None
-    return hold_reason(rolling_abandon_rate(db, campaign_id, now), cap)
+    rate = rolling_abandon_rate(db, campaign_id, now, (profile, zone))
+    return hold_reason(rate, profile.cap, profile.short_label)

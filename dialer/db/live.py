@@ -2,7 +2,7 @@
 
 ``live_view(db, now)`` gives agents (last audit-log state), open calls (attempts without an
 end, with their event times) and per-campaign rates (today in the campaign's zone, the last
-hour, the last 30 days' abandon rate) of the running campaigns, or of those named. Read-only;
+hour, the abandon rate over the campaign's rule window: US 30 days, UK 24 h, Canada the month) of the running campaigns, or of those named. Read-only;
 a few indexed queries, fine to call every second or two.
 """
 
@@ -17,6 +17,7 @@ from dialer.core.calling_hours import zone_info
 from dialer.core.campaign import CampaignStatus
 from dialer.core.live import LiveView, agent_rows, call_rows, campaign_rates
 from dialer.core.timeutil import require_aware
+from dialer.db.campaigns import campaign_profile
 from dialer.db.database import Database
 from dialer.db.ledger import facts_in_session, rolling_abandon_rate
 from dialer.db.models import Agent, AgentStateLog, CallAttempt, Campaign
@@ -60,7 +61,8 @@ def live_view(
         else:
             query = query.where(Campaign.id.in_(list(campaign_ids)))
         campaigns = [
-            (c.id, c.name, c.time_zone) for c in session.scalars(query.order_by(Campaign.id))
+            (c.id, c.name, c.time_zone, campaign_profile(c))
+            for c in session.scalars(query.order_by(Campaign.id))
         ]
         ids = [c[0] for c in campaigns]
         open_facts = facts_in_session(
@@ -78,7 +80,7 @@ def live_view(
             )
         }
         today = {}
-        for cid, _name, zone in campaigns:
+        for cid, _name, zone, _profile in campaigns:
             local = now.astimezone(zone_info(zone))
             midnight = datetime.combine(local.date(), time(0), local.tzinfo)
             today[cid] = facts_in_session(
@@ -89,7 +91,15 @@ def live_view(
             )
     calls = call_rows(((campaign_of[f.attempt_id], f) for f in open_facts), now)
     rates = [
-        campaign_rates(cid, name, today[cid], now, rolling_abandon_rate(db, cid, now))
-        for cid, name, _zone in campaigns
+        campaign_rates(
+            cid,
+            name,
+            today[cid],
+            now,
+            rolling_abandon_rate(db, cid, now, (profile, zone)),
+            profile.window_label,
+            profile.cap,
+        )
+        for cid, name, zone, profile in campaigns
     ]
     return LiveView(now, tuple(agents), tuple(calls), tuple(rates))

@@ -25,6 +25,7 @@ from aiohttp import web
 from dialer.core.floor import CallPhase, Leg
 from dialer.core.guard import Sessions
 from dialer.db import repository as repo
+from dialer.db.ledger import rolling_abandon_rate
 from dialer.service.engine import Engine
 from dialer.service.guard import Guard, refused
 
@@ -64,16 +65,23 @@ async def snapshot(engine: Engine) -> dict[str, Any]:
                       "agent": who.login if who else None,
                       "seconds": round((now - call.dialed_at).total_seconds(), 1)})
     runs = list(floor.runs.values())
+    read_at = datetime.now(UTC)
     summaries = await asyncio.to_thread(
         lambda: [repo.campaign_summary(engine.db, run.info.id) for run in runs])
+    # the abandon rate over the campaign's own rule window (US 30 days, UK 24 h, CA month)
+    windows = await asyncio.to_thread(
+        lambda: [rolling_abandon_rate(engine.db, run.info.id, read_at,
+                                      (run.info.profile, run.info.time_zone)) for run in runs])
     campaigns = []
-    for run, summary in zip(runs, summaries, strict=True):
+    for run, summary, window in zip(runs, summaries, windows, strict=True):
         campaigns.append({
             "id": run.info.id, "name": run.info.name, "mode": run.info.mode.value,
             "status": run.info.status.value, "in_flight": len(run.in_flight),
             "contacts": summary.contacts, "attempts": summary.attempts,
             "connected": summary.connected,
-            "abandoned": summary.abandoned, "abandon_rate": round(summary.abandon_rate, 4),
+            "abandoned": summary.abandoned, "abandon_rate": round(window.rate, 4),
+            "abandon_window": run.info.profile.window_label, "abandon_cap": run.info.profile.cap,
+            "abandoned_in_window": window.abandoned, "live_in_window": window.live,
             "contacts_by_state": {k.value: v for k, v in summary.contacts_by_state.items()},
             "pacing": run.last_decision,
         })
@@ -97,7 +105,7 @@ def render_text(snap: dict[str, Any]) -> str:
     for c in snap["campaigns"]:
         out.append(f"{c['name'][:20]:20} {c['mode']:13} {c['status']:8} {c['in_flight']:6} "
                    f"{c['attempts']:8} {c['connected']:9} {c['abandoned']:5} "
-                   f"({100 * c['abandon_rate']:.1f} %)")
+                   f"({100 * c['abandon_rate']:.1f} % {c.get('abandon_window', '')})")
         if c.get("pacing"):
             out.append(f"  pacing: {c['pacing']}")
     if not snap["campaigns"]:
@@ -150,7 +158,8 @@ async function tick() {
     document.getElementById('time').textContent = s.time;
     document.getElementById('ready').textContent = '(' + s.ready_agents + ' ready)';
     rows('campaigns', s.campaigns, c => [[c.name], [c.mode], [c.status], [c.in_flight],
-      [c.attempts], [c.connected], [c.abandoned], [(100 * c.abandon_rate).toFixed(1) + ' %'],
+      [c.attempts], [c.connected], [c.abandoned], [(100 * c.abandon_rate).toFixed(1) + ' % ' +
+      c.abandon_window],
       [c.pacing || '']]);
     rows('agents', s.agents, a => [[a.agent], [a.state + (a.reason ? ' (' + a.reason + ')' : ''),
       a.state], [a.voice], [a.call || a.wrap_up || '']]);

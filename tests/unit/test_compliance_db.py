@@ -550,7 +550,7 @@ def test_live_view_numbers(db: Database) -> None:
     assert view.calls_by_state == {CallState.RINGING: 1, CallState.CONNECTED: 1}
     [rates] = view.campaigns
     assert (rates.attempts_today, rates.live_today, rates.abandoned_today) == (3, 1, 1)
-    assert rates.abandon_30d == Rate(1, 1)
+    assert rates.abandon_window == Rate(1, 1) and rates.window_label == "30 days rolling"
     data = view.as_dict()
     assert data["agents_by_state"] == {"on_call": 1, "ready": 1}
     assert cast(list[dict[str, Any]], data["calls"])[1]["state"] == "connected"

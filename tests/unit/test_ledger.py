@@ -156,7 +156,7 @@ def test_report_csv_and_html() -> None:
     daily = list(csv.DictReader(io.StringIO(report.daily_csv(ledger))))
     assert len(daily) == 35
     assert daily[0]["day"] == "2026-01-01" and daily[0]["abandon_rate"] == "0.5000"
-    assert daily[-1]["abandon_rate_30d"] == "0.1667" and daily[-1]["over_cap_30d"] == "yes"
+    assert daily[-1]["abandon_rate_window"] == "0.1667" and daily[-1]["over_cap_window"] == "yes"
     per_attempt = list(csv.DictReader(io.StringIO(report.attempts_csv(ledger))))
     assert len(per_attempt) == len(hand_made())
     six = next(r for r in per_attempt if r["attempt_id"] == "6")
