@@ -144,8 +144,9 @@ class CampaignFacts:
     agents_assigned: int
     ready_agents: int | None  # None: unknown
     ready_source: str = ""  # where the count comes from, said in the answer
-    abandon: Rate | None = None  # the last 30 days
+    abandon: Rate | None = None  # over the campaign's rule window
     abandon_cap: float = 0.03
+    abandon_window: str = "30 days rolling"  # the jurisdiction profile's window
     open_attempts: int = 0
     # Why predictive pacing holds back now (``dialer.db.ledger.compliance_hold``), if it does:
     # the campaign still dials, one call per free agent.
@@ -217,8 +218,8 @@ def explain(
     if campaign.abandon is not None:
         a = campaign.abandon
         lines.append(
-            f"Abandon rate, last 30 days: {_pct(a.rate)} ({a.abandoned} of {a.live} live "
-            f"answers; cap {_pct(campaign.abandon_cap)})"
+            f"Abandon rate, {campaign.abandon_window}: {_pct(a.rate)} ({a.abandoned} of "
+            f"{a.live} live answers; cap {_pct(campaign.abandon_cap)})"
         )
     return Diagnosis(dialing, headline, tuple(blockers), tuple(lines))
 

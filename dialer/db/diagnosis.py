@@ -24,7 +24,7 @@ from dialer.core.calling_hours import HoursVerdict, check_hours, effective_zones
 from dialer.core.selection import CampaignRules, ContactState
 from dialer.core.timeutil import require_aware
 from dialer.core.why import CampaignFacts, ContactFacts, Diagnosis, Tally, classify, explain
-from dialer.db.campaigns import load_rules
+from dialer.db.campaigns import campaign_profile, load_rules
 from dialer.db.database import Database
 from dialer.db.ledger import compliance_hold, rolling_abandon_rate
 from dialer.db.models import (
@@ -89,11 +89,13 @@ def diagnose(
             agents_assigned=len(assigned),
             ready_agents=ready_agents,
             ready_source=ready_source,
-            abandon_cap=campaign.abandon_cap,
+            abandon_cap=campaign_profile(campaign).cap,
+            abandon_window=campaign_profile(campaign).window_label,
             open_attempts=open_attempts or 0,
         )
         zone = campaign.time_zone
-    abandon = rolling_abandon_rate(db, campaign_id, now)
+        rule = (campaign_profile(campaign), zone)
+    abandon = rolling_abandon_rate(db, campaign_id, now, rule)
     hold = compliance_hold(db, campaign_id, now)
     return explain(replace(facts, abandon=abandon, hold=hold), tally, now, display_zone=zone)
 

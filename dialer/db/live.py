@@ -2,8 +2,9 @@
 
 ``live_view(db, now)`` gives agents (last audit-log state), open calls (attempts without an
 end, with their event times) and per-campaign rates (today in the campaign's zone, the last
-hour, the abandon rate over the campaign's rule window: US 30 days, UK 24 h, Canada the month) of the running campaigns, or of those named. Read-only;
-a few indexed queries, fine to call every second or two.
+hour, the abandon rate over the campaign's rule window: US 30 days, UK 24 h, Canada the
+month) of the running campaigns, or of those named. Read-only; a few indexed queries, fine to
+call every second or two.
 """
 
 from __future__ import annotations

@@ -75,7 +75,8 @@ class Engine:
                  message_for: Callable[[Any], str] | None = None,
                  holds: Callable[[Database, Any, datetime], str | None] | None = None) -> None:
         """`holds(db, campaign, now)`: why a predictive campaign must dial progressively now
-        (default: its 30-day abandon rate at or over its cap, `dialer.db.ledger`)."""
+        (default: its abandon rate over its jurisdiction profile's window, US 30 days, UK 24 h,
+        Canada the calendar month, at or over the profile's cap: `dialer.db.ledger`)."""
         self.db = db
         self.ari = ari
         self.trunks = trunks
@@ -415,7 +416,7 @@ class Engine:
         return m.AttemptCreated(cmd.agent_id, claim.contact_id, attempt_id, "", cmd.re)
 
     def _read_campaigns_db(self, running: frozenset[int]) -> m.CampaignsRead:
-        """The campaigns as stored; for predictive ones, the 30-day hold, and a pacer warmed
+        """The campaigns as stored; for predictive ones, the profile's hold, and a pacer warmed
         from the campaign's recent history for those the floor does not run yet."""
         infos = tuple(list_campaigns(self.db))
         now = utcnow()
