@@ -96,8 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("--ring-timeout", type=float, default=30.0)
     call.add_argument("--talk", type=float, default=3.0, help="seconds to stay on an answered call")
     bench = sub.add_parser("bench", help="benchmarks that print figures (not tests)")
-    bench.add_argument("what", choices=["pacing"], help="pacing: policies side by side in the "
-                       "campaign simulator (scenario B0, sensitivity grid, live-rate drop)")
+    bench.add_argument("what", choices=["pacing", "profiles"], help="pacing: policies side by "
+                       "side in the campaign simulator (scenario B0, sensitivity grid, live-rate "
+                       "drop); profiles: the predictive pacer under each jurisdiction profile's "
+                       "window and cap (US 30 days, UK 24 h, Canada calendar month)")
     bench.add_argument("rest", nargs=argparse.REMAINDER,
                        help="options of the benchmark, e.g. --quick (see `dialer bench pacing "
                        "-- --help`)")
@@ -128,9 +130,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "call":
             return cmd_call(settings, args)
         if args.command == "bench":
+            rest = args.rest[1:] if args.rest[:1] == ["--"] else args.rest
+            if args.what == "profiles":
+                from dialer.sim.profiles import main as profiles_main
+
+                return profiles_main(rest)
             from dialer.sim.bench import main as bench_main
 
-            rest = args.rest[1:] if args.rest[:1] == ["--"] else args.rest
             return bench_main(rest)
         if args.command == "demo":
             from dialer.cli.demo import main as demo_main
