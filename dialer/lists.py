@@ -18,12 +18,15 @@ What it copes with:
   or named; their order is the order the numbers are dialed in (chained numbers); every other
   column becomes a custom field, renamed through ``field_map`` if given (mapped to ``""``: left
   out);
-- time zones (``NewContact.zones``, see ``dialer.core.calling_hours.resolve_zones``): a
-  ``time_zone``/``tz`` column gives the contact's IANA zone; without one, the zones of a
-  ``state``/``province``/``region`` column and of a ``zip``/``postal_code`` column (US and
-  Canada, ``dialer.core.regions``) and those of the numbers' area codes are all kept, so that
-  calling hours apply the most restrictive window. ``time_zone`` is the single zone shown to
-  agents: the explicit one, else the first number's when its numbering plan gives exactly one;
+- time zones (``NewContact.zones``, by ``dialer.core.locate.locate``): a ``time_zone``/``tz``
+  column gives the contact's IANA zone; without one, a ``state``/``province``/``region`` column
+  and a ``zip``/``postal_code`` column are read in the contact's country (a ``country`` column,
+  else its first number's: never a US ZIP for a Spanish number) and combined with the zones of
+  its numbers, so that calling hours apply the most restrictive window. ``time_zone`` is the
+  single zone shown to agents: the explicit one, else the only zone found, else the first
+  number's when its numbering plan gives exactly one;
+- a ``country`` column (ISO 3166 code like ``ES``, or an English name) also says how national
+  numbers on that row are read (instead of the campaign's default region);
 - rows: blank lines are skipped; a row with more or fewer fields than the header, without any
   number, with a bad number or time zone, with control characters, or repeating a number of an
   earlier row is rejected.
@@ -46,8 +49,7 @@ import phonenumbers
 from phonenumbers import PhoneNumberType
 from phonenumbers import timezone as number_zones
 
-from dialer.core.calling_hours import resolve_zones
-from dialer.core.regions import zones_for_postal, zones_for_region
+from dialer.core.locate import Located, NumberInfo, locate
 
 DELIMITERS: Final = (",", ";", "\t")
 TIME_ZONE_COLUMNS: Final = frozenset({"time_zone", "timezone", "tz"})
@@ -55,6 +57,14 @@ REGION_COLUMNS: Final = frozenset({"state", "province", "region", "state_provinc
 POSTAL_COLUMNS: Final = frozenset(
     {"zip", "zipcode", "zip_code", "postal_code", "postalcode", "postcode", "postal"}
 )
+COUNTRY_COLUMNS: Final = frozenset({"country", "country_code", "countrycode", "pays"})
+COUNTRY_NAMES: Final = {
+    "united states": "US", "usa": "US", "united states of america": "US", "canada": "CA",
+    "spain": "ES", "espana": "ES", "españa": "ES", "france": "FR", "united kingdom": "GB",
+    "uk": "GB", "great britain": "GB", "england": "GB", "scotland": "GB", "wales": "GB",
+    "germany": "DE", "italy": "IT", "portugal": "PT", "ireland": "IE", "mexico": "MX",
+    "australia": "AU", "netherlands": "NL", "belgium": "BE", "switzerland": "CH",
+}  # fmt: skip
 PROGRESS_EVERY: Final = 5000  # rows per progress report
 _PHONE_HEADER = re.compile(
     r"^(phone|phone_?number|telephone|tel|mobile|cell|cellphone|number|msisdn)_?\d*$"
@@ -130,10 +140,19 @@ def normalize_number(raw: str, default_region: str) -> str:
 
 
 def parse_number(raw: str, default_region: str) -> tuple[str, tuple[str, ...]]:
-    """``raw`` in E.164 and the time zones its numbering plan places it in (module doc).
+    """``raw`` in E.164 and the time zones its numbering plan places it in (``read_number``)."""
+    info = read_number(raw, default_region)
+    return info.e164, info.zones
 
-    One parse and one type lookup per number (``number_type`` is UNKNOWN exactly when
-    ``is_valid_number`` is false), which keeps a 100,000-row import fast.
+
+def read_number(raw: str, default_region: str) -> NumberInfo:
+    """``raw`` in E.164, its country and the time zones its numbering plan places it in.
+
+    A geographic number: its area's zones. Another number (a mobile): all of its country's
+    zones (a Spanish mobile: mainland and Canaries), except in the NANP, where the plan gives
+    a non-geographic number every zone from Guam to Newfoundland: none. One parse and one type
+    lookup per number (``number_type`` is UNKNOWN exactly when ``is_valid_number`` is false),
+    which keeps a 100,000-row import fast.
     """
     text = raw.strip()
     if text.startswith("'"):
@@ -150,14 +169,26 @@ def parse_number(raw: str, default_region: str) -> tuple[str, tuple[str, ...]]:
         where = "" if text.startswith("+") else f" in region {default_region}"
         raise NumberError(f"{text!r} is not a valid phone number{where}")
     e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-    if phonenumbers.is_number_type_geographical(kind, parsed.country_code or 0):
+    country = phonenumbers.region_code_for_number(parsed) or ""
+    geographic = phonenumbers.is_number_type_geographical(kind, parsed.country_code or 0)
+    if geographic:
         zones = number_zones.time_zones_for_geographical_number(parsed)
+    elif parsed.country_code == 1:
+        zones = ()
     else:
-        # Country-level zones say nothing of where a non-geographic number is, unless the
-        # country has a single zone.
         zones = number_zones.time_zones_for_number(parsed)
-        zones = zones if len(zones) == 1 else ()
-    return e164, tuple(z for z in zones if z != _UNKNOWN_ZONE)
+    kept = tuple(z for z in zones if z != _UNKNOWN_ZONE)
+    return NumberInfo(e164, country if country != "001" else "", kept, geographic)
+
+
+def country_code(value: str) -> str | None:
+    """A country column's value as an ISO 3166 alpha-2 code; "" when blank, None if unknown."""
+    text = " ".join(value.split())
+    if not text:
+        return ""
+    if text.upper() in phonenumbers.SUPPORTED_REGIONS:
+        return text.upper()
+    return COUNTRY_NAMES.get(text.lower())
 
 
 def zone_of_number(e164: str) -> str | None:
@@ -339,6 +370,7 @@ class _Layout:
     header: tuple[str, ...]
     region_index: int | None = None
     postal_index: int | None = None
+    country_index: int | None = None
 
     @classmethod
     def from_header(
@@ -375,6 +407,7 @@ class _Layout:
         zone = next((i for i, k in enumerate(keys) if k in TIME_ZONE_COLUMNS), None)
         region = next((i for i, k in enumerate(keys) if k in REGION_COLUMNS), None)
         postal = next((i for i, k in enumerate(keys) if k in POSTAL_COLUMNS), None)
+        country = next((i for i, k in enumerate(keys) if k in COUNTRY_COLUMNS), None)
         fields = {
             i: field_map.get(n, n)
             for i, n in enumerate(names)
@@ -384,7 +417,7 @@ class _Layout:
         twice = sorted({n for n in mapped if mapped.count(n) > 1})
         if twice:
             raise ListError(f"line {line}: two columns map to the field {', '.join(twice)}")
-        return cls(len(names), phones, zone, fields, names, region, postal)
+        return cls(len(names), phones, zone, fields, names, region, postal, country)
 
     def contact(self, line: int, cells: list[str], region: str) -> _Checked:
         if len(cells) != self.width:
@@ -392,21 +425,29 @@ class _Layout:
         for i, cell in enumerate(cells):
             if _CONTROL.search(cell):
                 return RowError(line, f"{self.header[i]}: control characters in {cell!r}")
+        country = ""
+        if self.country_index is not None:
+            code = country_code(cells[self.country_index])
+            if code is None:
+                name = self.header[self.country_index]
+                return RowError(line, f"{name}: {cells[self.country_index].strip()!r} is not a "
+                                "country (a two-letter ISO code like ES, or an English name)")
+            country = code
         numbers: list[str] = []
         columns: list[str] = []
-        number_zones: list[tuple[str, ...]] = []
+        infos: list[NumberInfo] = []
         for i in self.phone_indices:
             raw = cells[i].strip()
             if not raw:
                 continue
             try:
-                number, zones = parse_number(raw, region)
+                info = read_number(raw, country or region)
             except NumberError as exc:
                 return RowError(line, f"{self.header[i]}: {exc}")
-            if number not in numbers:
-                numbers.append(number)
+            if info.e164 not in numbers:
+                numbers.append(info.e164)
                 columns.append(self.header[i])
-                number_zones.append(zones)
+                infos.append(info)
         if not numbers:
             named = ", ".join(self.header[i] for i in self.phone_indices)
             return RowError(line, f"no phone number (column {named} is empty)")
@@ -417,14 +458,38 @@ class _Layout:
                 name = self.header[self.zone_index]
                 return RowError(line, f"{name}: {zone!r} is not an IANA time zone")
         fields = {name: cells[i].strip() for i, name in self.field_names.items()}
-        regional: tuple[str, ...] = ()
-        if self.region_index is not None:
-            regional += zones_for_region(cells[self.region_index])
-        if self.postal_index is not None:
-            regional += zones_for_postal(cells[self.postal_index])
-        all_zones = resolve_zones(zone, regional, (z for zs in number_zones for z in zs))
-        shown = zone or (number_zones[0][0] if len(number_zones[0]) == 1 else None)
-        return NewContact(line, tuple(numbers), fields, shown, all_zones), tuple(columns)
+        located = self.locate(infos, cells, zone, country)
+        first = infos[0].zones
+        shown = zone or (located.zones[0] if len(located.zones) == 1 else None) or (
+            first[0] if len(first) == 1 else None)
+        return NewContact(line, tuple(numbers), fields, shown, located.zones), tuple(columns)
+
+    def locate(
+        self, infos: list[NumberInfo], cells: list[str], zone: str | None, country: str
+    ) -> Located:
+        """The row's zones and evidence (``dialer.core.locate``)."""
+        return locate(
+            infos,
+            zone,
+            region=cells[self.region_index] if self.region_index is not None else "",
+            postal=cells[self.postal_index] if self.postal_index is not None else "",
+            country=country,
+        )
+
+
+def locate_contact(
+    numbers: Sequence[str], fields: Mapping[str, str], explicit: str | None = None
+) -> Located:
+    """The evidence for a stored contact, from its numbers and its fields (the list's
+    state, postal code and country columns are kept as fields under their header names)."""
+    by_key = {_key(k): v for k, v in fields.items()}
+
+    def first(names: frozenset[str]) -> str:
+        return next((str(by_key[k]) for k in sorted(names) if k in by_key), "")
+
+    country = country_code(first(COUNTRY_COLUMNS)) or ""
+    infos = [read_number(n, country or "US") for n in numbers]
+    return locate(infos, explicit, first(REGION_COLUMNS), first(POSTAL_COLUMNS), country)
 
 
 def _key(name: str) -> str:

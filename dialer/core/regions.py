@@ -1,18 +1,32 @@
-"""Time zones from a contact's address: US states and ZIP codes, Canadian provinces and postal
-codes.
+"""Time zones from a contact's address, read in the address's country.
 
-Pure data and lookups; no I/O. The answer is every IANA zone that the state or province spans
-(Florida: New York and Chicago), because the calling-hours rule takes the most restrictive
-window of all candidate zones: a ZIP code is resolved to its state only (by its first three
-digits), never to a finer area. An explicit zone in the list is the way to be precise.
+Pure data and lookups; no I/O. The answer is every IANA zone the area spans (Florida: New York
+and Chicago), because the calling-hours rule takes the most restrictive window of all
+candidate zones. An explicit zone in the list is the way to be precise.
 
-``zones_for_region("TX")`` / ``zones_for_region("Texas")`` and ``zones_for_postal("79901")`` /
-``zones_for_postal("K1A 0B1")`` return a tuple of zones, empty when the value is unknown.
+- NANP (US, Canada and the US territories): a ZIP code is resolved to its state by its first
+  three digits, never to a finer area; a Canadian postal code by its first letter, to the
+  zones of that part of its province (K, L, M, N: Eastern Ontario only; P: Northern Ontario,
+  Eastern and Central); states and provinces by code or name.
+- Spain: postal codes 35xxx and 38xxx (Las Palmas, Santa Cruz de Tenerife) are the Canaries
+  (Atlantic/Canary), 51xxx and 52xxx Ceuta and Melilla (Africa/Ceuta), the rest the mainland
+  and the Balearics (Europe/Madrid); regions "Canarias", "Las Palmas", ... likewise.
+- France: postal codes 97x and 98x are the overseas departments and collectivities
+  (971 Guadeloupe, 972 Martinique, 973 Guyane, 974 La Réunion, 975 Saint-Pierre-et-Miquelon,
+  976 Mayotte, 977 Saint-Barthélemy, 978 Saint-Martin, 986 Wallis-et-Futuna, 987 Polynésie,
+  988 Nouvelle-Calédonie), the rest metropolitan France (Europe/Paris).
+- Other countries: an address is not read (``read_postal``/``read_region`` return None), and
+  the zones of the contact's numbers stand.
+
+``zones_for_region("TX")`` / ``zones_for_postal("79901")`` read NANP values (as before);
+``read_postal(country, value)`` and ``read_region(country, value)`` read a value in a given
+country and say how (``Reading``), or None when that country's values are not read at all.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Final
 
 _NY = "America/New_York"
@@ -127,6 +141,14 @@ CA_POSTAL_LETTER: Final[dict[str, tuple[str, ...]]] = {
     "R": ("MB",), "S": ("SK",), "T": ("AB",), "V": ("BC",), "X": ("NT", "NU"), "Y": ("YT",),
 }  # fmt: skip
 
+# Where a first letter says more than its province: Southern and Eastern Ontario (K, L, M, N)
+# is Eastern time only (Central time is in the north-west, under P); Montreal (H) and
+# south-western Quebec (J) are Eastern (Blanc-Sablon, Atlantic, is under G).
+CA_POSTAL_LETTER_ZONES: Final[dict[str, tuple[str, ...]]] = {
+    "K": ("America/Toronto",), "L": ("America/Toronto",), "M": ("America/Toronto",),
+    "N": ("America/Toronto",), "H": ("America/Toronto",), "J": ("America/Toronto",),
+}  # fmt: skip
+
 # US ZIP code prefixes (first three digits, inclusive ranges) -> state. Military (APO/FPO)
 # prefixes are left out: they say nothing about where the person is.
 US_ZIP3_RANGES: Final[tuple[tuple[int, int, str], ...]] = (
@@ -190,7 +212,94 @@ def zones_for_postal(value: str) -> tuple[str, ...]:
     match = _CA_POSTAL.match(text)
     if match is None:
         return ()
+    if match[1] in CA_POSTAL_LETTER_ZONES:
+        return CA_POSTAL_LETTER_ZONES[match[1]]
     zones: list[str] = []
     for province in CA_POSTAL_LETTER[match[1]]:
         zones += [z for z in CA_PROVINCE_ZONES[province] if z not in zones]
     return tuple(zones)
+
+
+# -- reading an address in its country --------------------------------------------------------
+
+NANP_READ: Final = frozenset({"US", "CA", "PR", "VI", "GU", "MP", "AS"})
+
+ES_POSTAL_ZONES: Final[dict[str, tuple[str, str]]] = {
+    "35": ("Atlantic/Canary", "Las Palmas (Canary Islands)"),
+    "38": ("Atlantic/Canary", "Santa Cruz de Tenerife (Canary Islands)"),
+    "51": ("Africa/Ceuta", "Ceuta"),
+    "52": ("Africa/Ceuta", "Melilla"),
+}
+ES_REGION_ZONES: Final[dict[str, str]] = {
+    "canarias": "Atlantic/Canary", "islas canarias": "Atlantic/Canary",
+    "canary islands": "Atlantic/Canary", "las palmas": "Atlantic/Canary",
+    "santa cruz de tenerife": "Atlantic/Canary", "tenerife": "Atlantic/Canary",
+    "gran canaria": "Atlantic/Canary", "ceuta": "Africa/Ceuta", "melilla": "Africa/Ceuta",
+}  # fmt: skip
+FR_OVERSEAS_POSTAL: Final[dict[str, tuple[str, str]]] = {
+    "971": ("America/Guadeloupe", "Guadeloupe"),
+    "972": ("America/Martinique", "Martinique"),
+    "973": ("America/Cayenne", "Guyane"),
+    "974": ("Indian/Reunion", "La Réunion"),
+    "975": ("America/Miquelon", "Saint-Pierre-et-Miquelon"),
+    "976": ("Indian/Mayotte", "Mayotte"),
+    "977": ("America/St_Barthelemy", "Saint-Barthélemy"),
+    "978": ("America/Marigot", "Saint-Martin"),
+    "986": ("Pacific/Wallis", "Wallis-et-Futuna"),
+    "987": ("Pacific/Tahiti", "Polynésie française"),
+    "988": ("Pacific/Noumea", "Nouvelle-Calédonie"),
+}
+_FIVE_DIGITS = re.compile(r"^\d{5}$")
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What an address value says: its zones (empty: not a valid value there) and how."""
+
+    zones: tuple[str, ...]
+    how: str
+
+
+def read_postal(country: str, value: str) -> Reading | None:
+    """A postal code read in ``country`` (ISO 3166 alpha-2); None: that country is not read."""
+    text = value.strip().upper()
+    if country in NANP_READ:
+        state = state_for_zip(text)
+        if state is not None:
+            return Reading(US_STATE_ZONES[state], f"US ZIP code, state {state}")
+        match = _CA_POSTAL.match(text)
+        if match is not None:
+            provinces = "/".join(CA_POSTAL_LETTER[match[1]])
+            return Reading(zones_for_postal(text), f"Canadian postal code, {provinces} "
+                           f"(first letter {match[1]})")
+        return Reading((), "not a US ZIP or Canadian postal code")
+    if country == "ES":
+        if not _FIVE_DIGITS.match(text) or not 1 <= int(text[:2]) <= 52:
+            return Reading((), "not a Spanish postal code")
+        zone, where = ES_POSTAL_ZONES.get(text[:2], ("Europe/Madrid", "mainland Spain"))
+        if text[:2] == "07":
+            where = "Balearic Islands"
+        return Reading((zone,), f"Spanish postal code, {where}")
+    if country == "FR":
+        if not _FIVE_DIGITS.match(text):
+            return Reading((), "not a French postal code")
+        if text[:3] in FR_OVERSEAS_POSTAL:
+            zone, where = FR_OVERSEAS_POSTAL[text[:3]]
+            return Reading((zone,), f"French postal code, {where}")
+        if text.startswith(("97", "98")):
+            return Reading((), "a French overseas postal code we do not place")
+        return Reading(("Europe/Paris",), "French postal code, metropolitan France")
+    return None
+
+
+def read_region(country: str, value: str) -> Reading | None:
+    """A state/province/region read in ``country``; None: that country's are not read."""
+    text = " ".join(value.split()).lower()
+    if country in NANP_READ:
+        zones = zones_for_region(value)
+        return Reading(zones, "US state or Canadian province" if zones else
+                       "not a US state or Canadian province")
+    if country == "ES":
+        zone = ES_REGION_ZONES.get(text)
+        return Reading((zone,), "Spanish region") if zone else None
+    return None

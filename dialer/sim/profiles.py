@@ -4,7 +4,8 @@
 (wired as ``dialer bench profiles``). Not a test: it prints one line per profile.
 
 Each profile runs scenario B0 (``dialer.sim.scenario``) with what the service runs: the
-``predictive`` pacer at the profile's cap, behind the compliance hold (``HeldPacer``: while the
+``predictive`` pacer at the profile's cap (with ``pacer_guard``'s window guard, as the call
+floor makes it), behind the compliance hold (``HeldPacer``: while the
 abandon rate over the profile's window is at or over its cap, one call per free agent, as
 ``dialer.db.ledger.compliance_hold`` makes the service do). Simulated day ``d`` starts at
 ``d x 86400`` s (an 8 h shift, then 16 h without calls), so a 24 h window is real time, and a
@@ -29,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from multiprocessing import Pool
 
-from dialer.core.jurisdiction import PRESETS, Jurisdiction, WindowKind
+from dialer.core.jurisdiction import PRESETS, Jurisdiction, WindowKind, pacer_guard
 from dialer.pacing import Pacer, create_pacer
 from dialer.pacing.base import counts
 from dialer.pacing.events import (
@@ -140,7 +141,8 @@ def worst_window(lives: Sequence[float], abandons: Sequence[float], profile: Jur
 def run_one(args: tuple[str, int, int, int]) -> ProfileRun:
     name, agents, days, seed = args
     profile = PRESETS[name]
-    pacer = HeldPacer(create_pacer("predictive", cap=profile.cap), profile)
+    pacer = HeldPacer(create_pacer("predictive", cap=profile.cap, **pacer_guard(profile)),
+                      profile)
     scenario = B0.with_(agents=agents, days=days)
     result = simulate(scenario, pacer, seed)
     end = (days - 1) * DAY_S + scenario.shift_s + 60.0

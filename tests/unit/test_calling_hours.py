@@ -122,7 +122,9 @@ def test_postal_codes() -> None:
     assert state_for_zip("79901-1234") == "TX"  # El Paso: Texas spans two zones
     assert zones_for_postal("94105") == (LA,)
     assert zones_for_postal("96799") == ("Pacific/Pago_Pago",)
-    assert zones_for_postal("K1A 0B1") == ("America/Toronto", "America/Winnipeg")
+    # Ottawa: K is Eastern Ontario, Eastern time only; P (Northern Ontario) spans two zones
+    assert zones_for_postal("K1A 0B1") == ("America/Toronto",)
+    assert zones_for_postal("P7B 5E1") == ("America/Toronto", "America/Winnipeg")
     assert zones_for_postal("09001") == ()  # military mail says nothing about where
     assert zones_for_postal("nope") == ()
 

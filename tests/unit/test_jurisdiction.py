@@ -296,3 +296,18 @@ def test_hold_live_view_why_and_report_use_the_campaigns_rule(db: Database) -> N
     assert daily[-1].endswith("24 h rolling,10,0,0.0909,yes")
     assert report.rate_text(ledger.current) == (
         "9.1% (0 of 10 live answers + 1.0 estimated AMD false positives)")
+
+
+def test_the_floors_pacer_guards_the_profiles_short_window() -> None:
+    from dialer.core.floor import Floor
+    from dialer.core.jurisdiction import pacer_guard
+    from tests.unit.floor_harness import campaign as floor_campaign
+    from tests.unit.floor_harness import trunks
+
+    assert pacer_guard(US_TSR) == {} and pacer_guard(CA_CRTC) == {}
+    assert pacer_guard(UK_OFCOM) == {"hour_s": 86400.0, "hour_cap": 0.03}
+    floor = Floor(trunks(), "r1")
+    uk = floor.make_pacer(replace(floor_campaign(), profile=UK_OFCOM))
+    us = floor.make_pacer(replace(floor_campaign(), profile=US_TSR))
+    assert (uk.hour_s, uk.hour_cap, uk.cap) == (86400.0, 0.03, 0.03)  # type: ignore[attr-defined]
+    assert us.hour_s == 3600.0  # type: ignore[attr-defined]

@@ -47,6 +47,7 @@ from dialer.core.floor.seats import (
     Limits,
     Seat,
 )
+from dialer.core.jurisdiction import pacer_guard
 from dialer.core.results import (
     AmdStatus,
     AttemptPhase,
@@ -69,7 +70,8 @@ class Floor:
         self.message_for = message_for
         self.make_pacer = make_pacer or (lambda info: pc.create_pacer(
             "predictive", cap=info.abandon_cap,
-            connect_limit=self.limits.connect_limit.total_seconds()))
+            connect_limit=self.limits.connect_limit.total_seconds(),
+            **pacer_guard(getattr(info, "profile", None))))   # the campaign's rule window
         self.seats: dict[int, Seat] = {}
         self.calls: dict[int, CustomerCall] = {}
         self.runs: dict[int, Run] = {}
