@@ -1,4 +1,4 @@
-"""The `dialer` command: PBX control and test calls (more sub-commands join as the service grows).
+"""The `dialer` command: the PBX, agents, campaigns, lists, compliance and the dialer service.
 """
 
 from __future__ import annotations
@@ -77,7 +77,8 @@ def admin_errors() -> tuple[type[BaseException], ...]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dialer", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    # metavar: the old spellings (import-list, export, export-all) stay out of the usage line
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     pbx = sub.add_parser("pbx", help="run the PBX (Asterisk 22) and the simulated carrier")
     pbx_sub = pbx.add_subparsers(dest="action", required=True)
     pbx_sub.add_parser("build", help="install Asterisk (root filesystem or image) without starting")

@@ -1,4 +1,8 @@
-"""Admin commands (`dialer agent|campaign|list|summary|export|serve`), on the service database."""
+"""Admin commands (`dialer agent|campaign|list|summary|serve|status`), on the service database.
+
+`dialer list import` and `dialer campaign export` are parsed here (one tree a new admin can
+guess) and run by ``dialer.cli.compliance``, with the other list and compliance commands.
+"""
 
 from __future__ import annotations
 
@@ -29,13 +33,11 @@ from dialer.db.campaigns import (
     CampaignExistsError,
     campaign_id_by_name,
     create_campaign,
-    import_contacts,
     list_campaigns,
     set_campaign_status,
 )
 from dialer.db.database import Database, open_database
-from dialer.db.exports import write_csv
-from dialer.lists import ListError, ListRejected, read_list
+from dialer.lists import ListError, ListRejected
 from dialer.safe_harbor import install_safe_harbor
 from dialer.service.lease import Lease, LeaseError, LeaseLost, acquire_lease
 
@@ -64,15 +66,6 @@ def _campaign(db: Database, name: str) -> int:
         known = ", ".join(c.name for c in list_campaigns(db)) or "none yet"
         raise AdminError(f"no campaign named {name!r} (known: {known})")
     return cid
-
-
-def _progress(done: int, total: int) -> None:
-    if sys.stderr.isatty() or total >= 10_000:
-        width = 30
-        filled = width * done // max(total, 1)
-        end = "\n" if done >= total else "\r"
-        print(f"  [{'#' * filled}{'.' * (width - filled)}] {done}/{total}", end=end,
-              file=sys.stderr, flush=True)
 
 
 def cmd_agent(settings: Settings, args: argparse.Namespace) -> int:
@@ -119,6 +112,7 @@ def cmd_campaign(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_random_list(args: argparse.Namespace) -> int:
+    from dialer.cli.compliance import to_stdout
     from dialer.qa.carrier_plan import RandomMix, random_customers
 
     rates = (args.answer_rate, args.machine_rate, args.busy_rate)
@@ -128,32 +122,23 @@ def cmd_random_list(args: argparse.Namespace) -> int:
     mix = RandomMix(args.answer_rate, args.machine_rate, args.busy_rate,
                     ring_mean_s=args.ring_mean, talk_mean_s=args.talk_mean)
     customers = random_customers(args.count, args.seed, mix)
-    with args.output.open("w", newline="") as f:
+    stdout = to_stdout(args.output)
+    with contextlib.ExitStack() as stack:
+        f = sys.stdout if stdout else stack.enter_context(args.output.open("w", newline=""))
         writer = csv.writer(f)
         writer.writerow(["name", "phone", "carrier_behaviour", "ring_s", "talk_s"])
         for i, c in enumerate(customers, 1):
             writer.writerow([f"Customer {i}", c.number, c.behaviour.name.lower(), c.ring_s,
                              c.talk_s])
-    print(f"{args.output}: {len(customers)} simulated customers (seed {args.seed})")
+    print(f"{'standard output' if stdout else args.output}: {len(customers)} simulated "
+          f"customers (seed {args.seed})",
+          file=sys.stderr if stdout else sys.stdout)
     return 0
 
 
 def cmd_list(settings: Settings, args: argparse.Namespace) -> int:
-    if args.action == "random":
-        return cmd_random_list(args)
-    db = open_db(settings)
-    cid = _campaign(db, args.campaign)
-    parsed = read_list(args.file, args.region)
-    if parsed.errors:
-        print(f"{args.file}: {len(parsed.errors)} rejected row(s); nothing imported:",
-              file=sys.stderr)
-        for err in parsed.errors:
-            print(f"  {err}", file=sys.stderr)
-        return 1
-    ids = import_contacts(db, cid, parsed, progress=_progress)
-    print(f"{args.file}: imported {len(ids)} contacts into {args.campaign} "
-          f"({parsed.encoding}, delimiter {parsed.delimiter!r})")
-    return 0
+    """`dialer list random` (`list import` runs in ``dialer.cli.compliance``)."""
+    return cmd_random_list(args)
 
 
 def format_summary(db: Database, campaign_id: int) -> str:
@@ -176,15 +161,6 @@ def format_summary(db: Database, campaign_id: int) -> str:
 def cmd_summary(settings: Settings, args: argparse.Namespace) -> int:
     db = open_db(settings)
     print(format_summary(db, _campaign(db, args.campaign)))
-    return 0
-
-
-def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
-    db = open_db(settings)
-    rows = repo.attempt_rows(db, _campaign(db, args.campaign))
-    write_csv(args.output, rows)
-    if args.output:
-        print(f"{len(rows)} attempts written to {args.output}", file=sys.stderr)
     return 0
 
 
@@ -300,6 +276,8 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def add_parsers(sub: Any) -> None:
+    from dialer.cli import compliance
+
     agent = sub.add_parser("agent", help="agent accounts")
     a = agent.add_subparsers(dest="action", required=True)
     add = a.add_parser("add", help="add an agent")
@@ -318,16 +296,19 @@ def add_parsers(sub: Any) -> None:
     for action in ("start", "stop", "pause"):
         p = c.add_parser(action)
         p.add_argument("name")
+    compliance.add_export_arguments(c.add_parser(
+        "export", help="a campaign's attempts (with dispositions), dispositions, callbacks or "
+        "agent statistics as CSV; all: the four files into a folder"))
     lst = sub.add_parser("list", help="calling lists")
     ls = lst.add_subparsers(dest="action", required=True)
-    imp = ls.add_parser("import", help="import a CSV list into a campaign (all or nothing)")
-    imp.add_argument("campaign")
-    imp.add_argument("file", type=Path)
-    imp.add_argument("--region", default="US", help="region of national numbers (default US)")
+    compliance.add_import_arguments(ls.add_parser(
+        "import", help="import a CSV list into a campaign (header mapping, progress, all or "
+        "nothing; --dry-run checks only)"))
     rnd = ls.add_parser("random", help="write a seeded random list of simulated customers "
                         "(config/carrier/numbering.md) for demos and soak runs")
     rnd.add_argument("count", type=int)
-    rnd.add_argument("-o", "--output", required=True, type=Path)
+    rnd.add_argument("-o", "--output", required=True, type=compliance.output,
+                     help="the CSV file (- for standard output)")
     rnd.add_argument("--seed", type=int, default=1)
     rnd.add_argument("--answer-rate", type=float, default=0.25)
     rnd.add_argument("--machine-rate", type=float, default=0.15)
@@ -336,9 +317,6 @@ def add_parsers(sub: Any) -> None:
     rnd.add_argument("--talk-mean", type=float, default=30.0, help="seconds (lognormal, CV 1)")
     summ = sub.add_parser("summary", help="a campaign's attempts, results and dispositions")
     summ.add_argument("campaign")
-    exp = sub.add_parser("export", help="a campaign's attempts and dispositions as CSV")
-    exp.add_argument("campaign")
-    exp.add_argument("-o", "--output", type=Path)
     serve_p = sub.add_parser("serve", help="run the dialer service (agent link + campaigns); "
                              "refused while another service holds the database")
     serve_p.add_argument("--standby", action="store_true",
@@ -352,7 +330,7 @@ def add_parsers(sub: Any) -> None:
 def run(settings: Settings, args: argparse.Namespace) -> int | None:
     handlers = {"agent": cmd_agent, "campaign": cmd_campaign, "list": cmd_list,
                 "status": cmd_status,
-                "summary": cmd_summary, "export": cmd_export}
+                "summary": cmd_summary}
     if args.command == "serve":
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
         logging.getLogger("aiohttp.access").setLevel(logging.WARNING)

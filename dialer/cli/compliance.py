@@ -1,14 +1,21 @@
-"""Commands for lists and compliance: `dialer import-list|dnc|why|report|export-all`.
+"""Commands for lists and compliance: `dialer list import`, `dialer dnc ...`, `dialer why`,
+`dialer report`, `dialer campaign export`.
 
-- ``import-list CAMPAIGN FILE``: a calling list with header mapping (``--map "Cust Name=name"``,
+- ``list import CAMPAIGN FILE``: a calling list with header mapping (``--map "Cust Name=name"``,
   ``--map Fax=`` to leave a column out), named phone columns in dialing order (``--phone``),
   a progress bar and the rows per second; ``--dry-run`` only checks;
 - ``dnc import|export|add|remove|check``: the system Do-Not-Call list, or a campaign's with
-  ``--campaign``;
+  ``--campaign``; ``dnc import --dry-run`` only checks;
 - ``why CAMPAIGN``: in plain words, why its records are (not) dialed now, with counts;
-- ``report CAMPAIGN --csv F --html F``: the compliance ledger (30-day abandon rate, ring times,
-  answer-to-agent times) as CSV and as an HTML page with a chart;
-- ``export-all CAMPAIGN DIR``: attempts, dispositions, callbacks and per-agent statistics as CSV.
+  ``--contact ID|NUMBER``: one contact's time zones and the evidence for each;
+- ``report CAMPAIGN --csv F --html F``: the compliance ledger (the abandon rate over the
+  campaign's rule window, ring times, answer-to-agent times) as CSV and as an HTML page;
+- ``campaign export CAMPAIGN [attempts|dispositions|callbacks|agents|all] -o F``: CSV exports
+  (``all``: the four files into a folder).
+
+Every option that names a file to write takes ``-`` for standard output (then the summary
+lines go to standard error). The old spellings ``import-list``, ``export`` and ``export-all``
+still run, hidden from the help, after a deprecation line on standard error.
 
 Wired into ``dialer.cli`` by ``add_parsers(sub)`` and ``run(settings, args)`` (None when the
 command is not one of these).
@@ -27,33 +34,53 @@ from typing import Any, TextIO
 from dialer.cli import report
 from dialer.config.settings import Settings
 from dialer.core.timeutil import require_aware
-from dialer.db.campaigns import campaign_id_by_name, get_campaign, import_contacts, list_campaigns
+from dialer.db.campaigns import (
+    campaign_id_by_name,
+    check_contacts,
+    get_campaign,
+    import_contacts,
+    list_campaigns,
+)
 from dialer.db.database import Database, open_database
-from dialer.db.diagnosis import diagnose
+from dialer.db.diagnosis import ContactNotFound, diagnose, explain_contact
 from dialer.db.dnc import add_number, dnc_hits, dnc_rows, import_dnc, remove_number
-from dialer.db.exports import export_all, write_csv
+from dialer.db.exports import TABLES, export_all, export_table, write_csv
 from dialer.db.gate import is_dialable
 from dialer.db.ledger import campaign_ledger
 from dialer.dnc_lists import read_dnc
 from dialer.lists import ListError, ListRejected, NumberError, normalize_number, read_list
 
-COMMANDS = ("import-list", "dnc", "why", "report", "export-all")
 DNC_COLUMNS = ("e164", "list", "source", "reason", "added_at", "agent", "attempt_id")
+STDOUT = "-"
+# old spelling -> the command that replaced it
+DEPRECATED = {
+    "import-list": "dialer list import",
+    "export": "dialer campaign export",
+    "export-all": "dialer campaign export CAMPAIGN all -o DIR",
+}
 
 
 class ComplianceError(Exception):
     """A user error: printed, exit status 2."""
 
 
-def add_parsers(sub: Any) -> None:
-    """Add this module's sub-commands to the ``dialer`` parser's sub-parsers."""
-    imp = sub.add_parser(
-        "import-list",
-        help="import a CSV calling list (header mapping, progress, all or nothing)",
-    )
+def output(value: str) -> Path:
+    """An ``-o`` value: a path, or ``-`` for standard output (kept as ``Path("-")``)."""
+    if not value.strip():
+        raise argparse.ArgumentTypeError("an empty file name (give a path, or - for stdout)")
+    return Path(value)
+
+
+def to_stdout(path: Path | None) -> bool:
+    return path is not None and str(path) == STDOUT
+
+
+def add_import_arguments(imp: argparse.ArgumentParser) -> None:
+    """The options of ``dialer list import`` (and its old spelling ``import-list``)."""
     imp.add_argument("campaign")
     imp.add_argument("file", type=Path)
-    imp.add_argument("--region", default="US", help="region of national numbers (default US)")
+    imp.add_argument("--region", default="US", help="region of national numbers (default US; "
+                     "a country column on a row wins)")
     imp.add_argument(
         "--phone",
         action="append",
@@ -70,12 +97,33 @@ def add_parsers(sub: Any) -> None:
     )
     imp.add_argument("--dry-run", action="store_true", help="check the file, store nothing")
 
+
+def add_export_arguments(exp: argparse.ArgumentParser) -> None:
+    """The arguments of ``dialer campaign export`` (and its old spelling ``export``)."""
+    exp.add_argument("campaign")
+    exp.add_argument("table", nargs="?", default="attempts", choices=[*TABLES, "all"],
+                     help="what to export (default attempts; all: the four files into the "
+                     "folder given with -o)")
+    exp.add_argument("-o", "--output", type=output, metavar="FILE",
+                     help="where to write (default, or -: standard output)")
+
+
+def add_parsers(sub: Any) -> None:
+    """Add this module's top-level sub-commands (and the old spellings, hidden)."""
+    add_import_arguments(sub.add_parser("import-list"))  # deprecated: dialer list import
+    add_export_arguments(sub.add_parser("export"))  # deprecated: dialer campaign export
+    old_all = sub.add_parser("export-all")  # deprecated: dialer campaign export C all -o DIR
+    old_all.add_argument("campaign")
+    old_all.add_argument("folder", type=Path)
+
     dnc = sub.add_parser("dnc", help="Do-Not-Call lists (the system's, or a campaign's)")
     d = dnc.add_subparsers(dest="action", required=True)
     d_imp = d.add_parser("import", help="add the numbers of a CSV file (all or nothing)")
     d_imp.add_argument("file", type=Path)
+    d_imp.add_argument("--dry-run", action="store_true", help="check the file, store nothing")
     d_exp = d.add_parser("export", help="write a list as CSV")
-    d_exp.add_argument("-o", "--output", type=Path)
+    d_exp.add_argument("-o", "--output", type=output, metavar="FILE",
+                       help="where to write (default, or -: standard output)")
     d_add = d.add_parser("add", help="list numbers")
     d_add.add_argument("numbers", nargs="+")
     d_add.add_argument("--reason")
@@ -100,37 +148,42 @@ def add_parsers(sub: Any) -> None:
         help="JSON with ready_agents (e.g. saved from `dialer status --json`)",
     )
     why.add_argument("--at", help="ISO time to answer for (default: now)")
+    why.add_argument("--contact", metavar="ID|NUMBER",
+                     help="one contact: its time zones and the evidence that gave each")
 
     rep = sub.add_parser("report", help="the compliance ledger as CSV and an HTML page")
     rep.add_argument("campaign")
-    rep.add_argument("--csv", type=Path, help="per-day ledger CSV")
-    rep.add_argument("--attempts-csv", type=Path, help="per-attempt ledger CSV")
-    rep.add_argument("--html", type=Path, help="the readable report with a chart")
-    rep.add_argument("--at", help="ISO time the 30-day window ends (default: now)")
-
-    exp = sub.add_parser(
-        "export-all", help="attempts, dispositions, callbacks and agent statistics as CSV files"
-    )
-    exp.add_argument("campaign")
-    exp.add_argument("folder", type=Path)
+    rep.add_argument("--csv", type=output, help="per-day ledger CSV (- for stdout)")
+    rep.add_argument("--attempts-csv", type=output, help="per-attempt ledger CSV (- for stdout)")
+    rep.add_argument("--html", type=output, help="the readable report with a chart (- for "
+                     "stdout)")
+    rep.add_argument("--at", help="ISO time the window ends (default: now)")
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int | None:
     """Run one of this module's commands; None if ``args.command`` is not one of them."""
+    command, action = args.command, getattr(args, "action", None)
     handlers = {
-        "import-list": cmd_import_list,
-        "dnc": cmd_dnc,
-        "why": cmd_why,
-        "report": cmd_report,
-        "export-all": cmd_export_all,
+        ("import-list", None): cmd_import_list,
+        ("list", "import"): cmd_import_list,
+        ("dnc", action): cmd_dnc,
+        ("why", None): cmd_why,
+        ("report", None): cmd_report,
+        ("export", None): cmd_campaign_export,
+        ("campaign", "export"): cmd_campaign_export,
+        ("export-all", None): cmd_export_all,
     }
-    handler = handlers.get(args.command)
+    handler = handlers.get((command, action))
     if handler is None:
         return None
+    if command in DEPRECATED:
+        print(f"dialer: `dialer {command}` is deprecated; use `{DEPRECATED[command]}` "
+              "(docs/compliance.md)", file=sys.stderr)
     db = open_database(settings.service.database)
     try:
         return handler(db, args)
-    except (ComplianceError, ListError, ListRejected, NumberError, FileNotFoundError) as exc:
+    except (ComplianceError, ListError, ListRejected, NumberError, FileNotFoundError,
+            ContactNotFound) as exc:
         print(f"dialer: {exc}", file=sys.stderr)
         return 2
     finally:
@@ -211,6 +264,7 @@ def cmd_import_list(db: Database, args: argparse.Namespace) -> int:
             print(f"  ... and {len(parsed.errors) - 200} more", file=sys.stderr)
         return 1
     if args.dry_run:
+        check_contacts(db, cid, parsed)  # numbers already in the campaign, as the import does
         print(f"{args.file}: {len(parsed.contacts)} contacts would be imported (dry run)")
         return 0
     ids = import_contacts(db, cid, parsed, progress=ProgressBar("storing"))
@@ -237,6 +291,10 @@ def cmd_dnc(db: Database, args: argparse.Namespace) -> int:
             for err in parsed.errors[:200]:
                 print(f"  {err}", file=sys.stderr)
             return 1
+        if args.dry_run:
+            print(f"{args.file}: {len(parsed.rows)} number(s) would be added to {which} "
+                  "(dry run)")
+            return 0
         result = import_dnc(db, parsed, cid)
         print(
             f"{args.file}: {result.added} number(s) added to {which}; "
@@ -246,7 +304,7 @@ def cmd_dnc(db: Database, args: argparse.Namespace) -> int:
     if args.action == "export":
         rows = dnc_rows(db, cid)
         write_csv(args.output, rows, DNC_COLUMNS)
-        if args.output:
+        if args.output and not to_stdout(args.output):
             print(f"{len(rows)} number(s) of {which} written to {args.output}", file=sys.stderr)
         return 0
     numbers = [_number(raw, args.region) for raw in args.numbers]
@@ -296,6 +354,9 @@ def ready_from_status_file(path: Path) -> int:
 
 def cmd_why(db: Database, args: argparse.Namespace) -> int:
     cid = _campaign(db, args.campaign)
+    if args.contact:
+        print("\n".join(explain_contact(db, cid, args.contact, _now(args.at))))
+        return 0
     ready, source = args.ready_agents, "as given"
     if args.status_file is not None:
         ready, source = ready_from_status_file(args.status_file), f"from {args.status_file}"
@@ -308,37 +369,62 @@ def cmd_why(db: Database, args: argparse.Namespace) -> int:
 
 def cmd_report(db: Database, args: argparse.Namespace) -> int:
     cid = _campaign(db, args.campaign)
+    targets = [(args.csv, report.daily_csv), (args.attempts_csv, report.attempts_csv),
+               (args.html, None)]
+    if sum(to_stdout(path) for path, _ in targets) > 1:
+        raise ComplianceError("only one of --csv, --attempts-csv and --html can be - (stdout)")
     now = _now(args.at)
     ledger = campaign_ledger(db, cid, now)
     name = get_campaign(db, cid).name
     written = []
-    if args.csv:
-        args.csv.write_text(report.daily_csv(ledger), encoding="utf-8")
-        written.append(str(args.csv))
-    if args.attempts_csv:
-        args.attempts_csv.write_text(report.attempts_csv(ledger), encoding="utf-8")
-        written.append(str(args.attempts_csv))
-    if args.html:
-        args.html.write_text(report.html_page(ledger, name), encoding="utf-8")
-        written.append(str(args.html))
+    for path, render in targets:
+        if path is None:
+            continue
+        text = render(ledger) if render is not None else report.html_page(ledger, name)
+        if to_stdout(path):
+            sys.stdout.write(text)
+        else:
+            path.write_text(text, encoding="utf-8")
+            written.append(str(path))
+    out = sys.stderr if any(to_stdout(path) for path, _ in targets) else sys.stdout
     flagged = ledger.flagged()
     over = "; OVER THE CAP" if ledger.current.over(ledger.cap) else ""
+    rule = ledger.profile
     print(
-        f"campaign {name}: abandon rate, last 30 days: {report.rate_text(ledger.current)} "
-        f"(cap {100 * ledger.cap:.1f}%{over})"
+        f"campaign {name}: abandon rate, {rule.window_label}: {report.rate_text(ledger.current)} "
+        f"(cap {100 * ledger.cap:.1f}%{over}; {rule.title})",
+        file=out,
     )
     print(
         f"  whole campaign: {report.rate_text(ledger.total)}; {len(ledger.entries)} attempts "
-        f"over {len(ledger.days)} day(s); {len(flagged)} attempt(s) flagged"
+        f"over {len(ledger.days)} day(s); {len(flagged)} attempt(s) flagged",
+        file=out,
     )
     for path in written:
-        print(f"  wrote {path}")
+        print(f"  wrote {path}", file=out)
+    return 0
+
+
+def cmd_campaign_export(db: Database, args: argparse.Namespace) -> int:
+    cid = _campaign(db, args.campaign)
+    now = datetime.now(UTC)
+    if args.table == "all":
+        if args.output is None or to_stdout(args.output):
+            raise ComplianceError("campaign export ... all writes four files: give their "
+                                  "folder with -o DIR (or one table for stdout)")
+        return _export_folder(db, cid, args.output, now)
+    rows = export_table(db, cid, args.table, args.output, now)
+    if args.output is not None and not to_stdout(args.output):
+        print(f"{rows} {args.table} row(s) written to {args.output}", file=sys.stderr)
     return 0
 
 
 def cmd_export_all(db: Database, args: argparse.Namespace) -> int:
-    cid = _campaign(db, args.campaign)
-    counts = export_all(db, cid, args.folder, datetime.now(UTC))
+    return _export_folder(db, _campaign(db, args.campaign), args.folder, datetime.now(UTC))
+
+
+def _export_folder(db: Database, cid: int, folder: Path, now: datetime) -> int:
+    counts = export_all(db, cid, folder, now)
     for name, rows in counts.items():
-        print(f"{args.folder / name}: {rows} row(s)")
+        print(f"{folder / name}: {rows} row(s)")
     return 0

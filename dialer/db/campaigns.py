@@ -329,6 +329,16 @@ def import_contacts(
     return insert_contacts(db, campaign_id, parsed.contacts, now, progress)
 
 
+def check_contacts(db: Database, campaign_id: int, parsed: ParsedList) -> None:
+    """What ``import_contacts`` checks, storing nothing (``dialer list import --dry-run``):
+    raises ``ListRejected`` for rejected rows and numbers already in the campaign."""
+    if parsed.errors:
+        raise ListRejected(parsed.errors)
+    with db.session() as session:
+        session.get_one(Campaign, campaign_id)
+        _check_duplicates(session, campaign_id, parsed.contacts)
+
+
 def insert_contacts(
     db: Database,
     campaign_id: int,

@@ -36,6 +36,7 @@ from dialer.db.models import (
     ContactNumber,
     DncEntry,
 )
+from dialer.lists import locate_contact
 
 AUDIT_SOURCE = "from the agent audit log"
 
@@ -167,3 +168,58 @@ def _tally(
         )
         tally.add(*classify(facts, now, rules, hours_check if hours else None, logged_in))
     return tally
+
+
+class ContactNotFound(LookupError):
+    """No contact of the campaign with that id or number."""
+
+
+def explain_contact(db: Database, campaign_id: int, key: str, now: datetime) -> list[str]:
+    """For ``dialer why --contact``: one contact's zones, the evidence that gave each
+    (``dialer.core.locate``, recomputed from its numbers and the list's state, postal code and
+    country columns kept as its fields) and whether calling hours allow it at ``now``.
+
+    ``key`` is the contact's id or one of its numbers (E.164).
+    """
+    require_aware(now)
+    with db.session() as session:
+        query = select(Contact).where(Contact.campaign_id == campaign_id)
+        if key.strip().isdigit():
+            query = query.where(Contact.id == int(key))
+        else:
+            number = key.replace(" ", "")
+            query = query.join(ContactNumber, ContactNumber.contact_id == Contact.id).where(
+                ContactNumber.e164 == number
+            )
+        contact = session.scalars(query).first()
+        if contact is None:
+            raise ContactNotFound(f"no contact {key!r} in this campaign (give its id or an "
+                                  "E.164 number like +34612345678)")
+        numbers = tuple(n.e164 for n in contact.numbers)
+        fields = {k: str(v) for k, v in (contact.fields or {}).items()}
+        stored = zones_from_key(contact.zones) or (
+            (contact.time_zone,) if contact.time_zone else ())
+        line = contact.source_line
+        rules = load_rules(session, campaign_id)
+        campaign_zone = session.get_one(Campaign, campaign_id).time_zone
+    located = locate_contact(numbers, fields)
+    note = ""
+    if located.zones != stored and len(stored) == 1:
+        explicit = locate_contact(numbers, fields, explicit=stored[0])
+        if explicit.zones == stored:
+            located = explicit
+    if located.zones != stored:
+        note = ("  (the list's columns give " + (", ".join(located.zones) or "no zone")
+                + " now; the stored zones came from an import by other rules)")
+    lines = [f"Contact {contact.id}" + (f" (line {line} of its list)" if line else "")
+             + f": {', '.join(numbers)}",
+             "Time zones: " + (", ".join(stored) or f"none known: the campaign's, {campaign_zone}")
+             + note]
+    lines += [f"  {text}" for text in located.lines()]
+    hours = rules.calling_hours
+    if hours is None:
+        lines.append("Calling hours: none set (the campaign has no [schedule])")
+    else:
+        verdict = check_hours(hours, effective_zones(stored, None, hours.time_zone), now)
+        lines.append(f"Calling hours now: {verdict.describe()}")
+    return lines

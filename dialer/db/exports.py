@@ -245,8 +245,8 @@ def _seconds(start: datetime | None, end: datetime | None) -> float | str:
 def write_csv(path: Path | None, rows: Sequence[dict[str, Any]],
               columns: Sequence[str] = ()) -> int:
     """Write ``rows`` as CSV (header from ``columns`` or the first row) to ``path``, or to
-    standard output when it is None; return the row count."""
-    if path is None:
+    standard output when it is None or ``-``; return the row count."""
+    if path is None or str(path) == "-":
         return _write_csv(sys.stdout, rows, columns)
     with path.open("w", newline="", encoding="utf-8") as f:
         return _write_csv(f, rows, columns)
@@ -262,13 +262,33 @@ def _write_csv(out: TextIO, rows: Sequence[dict[str, Any]], columns: Sequence[st
     return len(rows)
 
 
+TABLES = ("attempts", "dispositions", "callbacks", "agents")
+
+
+def table_rows(db: Database, campaign_id: int, table: str, now: datetime) -> list[dict[str, Any]]:
+    """The rows of one of ``TABLES``."""
+    if table == "attempts":
+        return attempt_rows(db, campaign_id)
+    if table == "dispositions":
+        return disposition_rows(db, campaign_id)
+    if table == "callbacks":
+        return callback_rows(db, campaign_id)
+    if table == "agents":
+        return agent_rows(db, campaign_id, now)
+    raise ValueError(f"no table {table!r} (one of {', '.join(TABLES)})")
+
+
+def export_table(
+    db: Database, campaign_id: int, table: str, path: Path | None, now: datetime
+) -> int:
+    """Write one table as CSV to ``path`` (None or ``-``: standard output); rows written."""
+    return write_csv(path, table_rows(db, campaign_id, table, now), COLUMNS[f"{table}.csv"])
+
+
 def export_all(db: Database, campaign_id: int, folder: Path, now: datetime) -> dict[str, int]:
     """Write the four CSV files into ``folder`` (created); file name -> rows written."""
     folder.mkdir(parents=True, exist_ok=True)
-    files = {
-        "attempts.csv": attempt_rows(db, campaign_id),
-        "dispositions.csv": disposition_rows(db, campaign_id),
-        "callbacks.csv": callback_rows(db, campaign_id),
-        "agents.csv": agent_rows(db, campaign_id, now),
+    return {
+        f"{table}.csv": export_table(db, campaign_id, table, folder / f"{table}.csv", now)
+        for table in TABLES
     }
-    return {name: write_csv(folder / name, rows, COLUMNS[name]) for name, rows in files.items()}
