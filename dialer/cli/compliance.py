@@ -79,8 +79,8 @@ def add_import_arguments(imp: argparse.ArgumentParser) -> None:
     """The options of ``dialer list import`` (and its old spelling ``import-list``)."""
     imp.add_argument("campaign")
     imp.add_argument("file", type=Path)
-    imp.add_argument("--region", default="US", help="region of national numbers (default US; "
-                     "a country column on a row wins)")
+    imp.add_argument("--region", help="region of national numbers (default: the campaign's "
+                     "default_region; a country column on a row wins)")
     imp.add_argument(
         "--phone",
         action="append",
@@ -247,7 +247,7 @@ def cmd_import_list(db: Database, args: argparse.Namespace) -> int:
     started = time.perf_counter()
     parsed = read_list(
         args.file,
-        args.region,
+        args.region or get_campaign(db, cid).default_region,
         phone_columns=args.phone,
         field_map=_mapping(args.map),
         progress=ProgressBar("checking"),

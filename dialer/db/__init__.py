@@ -11,7 +11,8 @@ return:
 - ``dialer.db.dnc``: Do-Not-Call lists (system and per campaign), CSV import/export;
 - ``dialer.db.gate``: the check just before dialing (DNC, calling hours, campaign status);
 - ``dialer.db.diagnosis``: "why isn't it dialing?";
-- ``dialer.db.ledger``: the compliance ledger (30-day abandon rate, ring and answer times);
+- ``dialer.db.ledger``: the compliance ledger (abandon rate over the campaign profile's
+  window, ring and answer times);
 - ``dialer.db.exports``: attempts, dispositions, callbacks and agent statistics as CSV;
 - ``dialer.db.live``: the supervisor's live view computed from the tables.
 """

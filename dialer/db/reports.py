@@ -1,7 +1,7 @@
 """Reports straight from the tables: the campaign summary and the attempts export.
 
-Read-only; used by the end-of-run summary, live status and ``dialer export``. Re-exported by
-``dialer.db.repository``.
+Read-only; used by the end-of-run summary, live status and ``dialer campaign export``.
+Re-exported by ``dialer.db.repository``.
 """
 
 from __future__ import annotations
