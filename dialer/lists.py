@@ -46,7 +46,7 @@ from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
-from phonenumbers import PhoneNumberType
+from phonenumbers import PhoneMetadata, PhoneNumberType
 from phonenumbers import timezone as number_zones
 
 from dialer.core.locate import Located, NumberInfo, locate
@@ -164,12 +164,11 @@ def read_number(raw: str, default_region: str) -> NumberInfo:
         parsed = phonenumbers.parse(text, default_region)
     except phonenumbers.NumberParseException as exc:
         raise NumberError(f"{text!r} is not a phone number") from exc
-    kind = phonenumbers.number_type(parsed)
+    kind, country = _type_and_country(parsed)
     if kind == PhoneNumberType.UNKNOWN:
         where = "" if text.startswith("+") else f" in region {default_region}"
         raise NumberError(f"{text!r} is not a valid phone number{where}")
     e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-    country = phonenumbers.region_code_for_number(parsed) or ""
     geographic = phonenumbers.is_number_type_geographical(kind, parsed.country_code or 0)
     if geographic:
         zones = number_zones.time_zones_for_geographical_number(parsed)
@@ -179,6 +178,20 @@ def read_number(raw: str, default_region: str) -> NumberInfo:
         zones = number_zones.time_zones_for_number(parsed)
     kept = tuple(z for z in zones if z != _UNKNOWN_ZONE)
     return NumberInfo(e164, country if country != "001" else "", kept, geographic)
+
+
+def _type_and_country(parsed: phonenumbers.PhoneNumber) -> tuple[int, str]:
+    """``number_type`` and ``region_code_for_number`` with one region lookup, not two (the
+    lookup is most of a NANP number's cost: up to 25 regions share +1). Falls back to the
+    public functions if phonenumbers' helper moves (the version is pinned)."""
+    region = phonenumbers.region_code_for_number(parsed) or ""
+    helper = getattr(phonenumbers.phonenumberutil, "_number_type_helper", None)
+    metadata = PhoneMetadata.metadata_for_region_or_calling_code(parsed.country_code or 0, region)
+    if helper is None:
+        return phonenumbers.number_type(parsed), region
+    if metadata is None:
+        return PhoneNumberType.UNKNOWN, region
+    return helper(phonenumbers.national_significant_number(parsed), metadata), region
 
 
 def country_code(value: str) -> str | None:
@@ -474,6 +487,7 @@ class _Layout:
             region=cells[self.region_index] if self.region_index is not None else "",
             postal=cells[self.postal_index] if self.postal_index is not None else "",
             country=country,
+            explain=False,
         )
 
 

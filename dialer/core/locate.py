@@ -70,18 +70,23 @@ def locate(
     region: str = "",
     postal: str = "",
     country: str = "",
+    explain: bool = True,
 ) -> Located:
-    """The contact's zones by the module's rule, with the evidence."""
+    """The contact's zones by the module's rule, with the evidence (``explain=False``: the
+    zones alone, without the words; what an import of 100,000 rows needs)."""
     if explicit:
         ev = Evidence("time_zone column", (explicit,), "taken alone: the list owner's statement")
-        return Located((explicit,), country, (ev,))
+        return Located((explicit,), country, (ev,) if explain else ())
     evidence: list[Evidence] = []
     if country:
         where = country.upper()
-        evidence.append(Evidence(f"country column {country!r}", (), f"addresses read in {where}"))
+        if explain:
+            evidence.append(
+                Evidence(f"country column {country!r}", (), f"addresses read in {where}")
+            )
     else:
         where = next((n.country for n in numbers if n.country), "")
-        if where:
+        if where and explain:
             evidence.append(Evidence(f"country of the first number ({where})", (),
                                      f"addresses read in {where}"))
     address: list[str] = []
@@ -89,8 +94,12 @@ def locate(
                                 ("postal code", postal, read_postal)):
         if not value.strip():
             continue
-        source = f"{kind} {value.strip()!r}"
         reading = reader(where, value) if where else None
+        if reading is not None and reading.zones:
+            address += [z for z in reading.zones if z not in address]
+        if not explain:
+            continue
+        source = f"{kind} {value.strip()!r}"
         if reading is None:
             note = f"not read: no table for {where}" if where else "not read: no country known"
             evidence.append(Evidence(source, (), note))
@@ -98,23 +107,25 @@ def locate(
             evidence.append(Evidence(source, (), f"ignored: {reading.how}"))
         else:
             evidence.append(Evidence(source, reading.zones, reading.how))
-            address += [z for z in reading.zones if z not in address]
     out: list[str] = list(address)
     for n in numbers:
-        source = f"number {n.e164}"
         if not n.zones:
-            note = "non-geographic, says nothing of where" if n.country else "no zone known"
-            evidence.append(Evidence(source, (), note))
+            if explain:
+                note = "non-geographic, says nothing of where" if n.country else "no zone known"
+                evidence.append(Evidence(f"number {n.e164}", (), note))
+            continue
+        narrowed = not n.geographic and address and set(address) <= set(n.zones)
+        zones = tuple(address) if narrowed else n.zones
+        out += [z for z in zones if z not in out]
+        if not explain:
             continue
         if n.geographic:
-            zones, note = n.zones, "its area code"
-        elif address and set(address) <= set(n.zones):
-            zones, note = tuple(address), (
-                f"its country ({n.country}) spans {', '.join(n.zones)}; narrowed by the address")
+            note = "its area code"
+        elif narrowed:
+            note = f"its country ({n.country}) spans {', '.join(n.zones)}; narrowed by the address"
         else:
-            zones, note = n.zones, f"its country's zones ({n.country or 'unknown'})"
+            note = f"its country's zones ({n.country or 'unknown'})"
         if address and not set(zones) <= set(address) and not set(address) <= set(zones):
             note += "; disagrees with the address: both kept, the most restrictive window wins"
-        evidence.append(Evidence(source, zones, note))
-        out += [z for z in zones if z not in out]
+        evidence.append(Evidence(f"number {n.e164}", zones, note))
     return Located(tuple(sorted(out)), where, tuple(evidence))
