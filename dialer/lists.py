@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import dataclasses
 import io
 import re
 import unicodedata
@@ -49,6 +50,7 @@ import phonenumbers
 from phonenumbers import PhoneMetadata, PhoneNumberType
 from phonenumbers import timezone as number_zones
 
+from dialer.core.destinations import Destinations
 from dialer.core.locate import Located, NumberInfo, locate
 
 DELIMITERS: Final = (",", ";", "\t")
@@ -70,6 +72,14 @@ _PHONE_HEADER = re.compile(
     r"^(phone|phone_?number|telephone|tel|mobile|cell|cellphone|number|msisdn)_?\d*$"
 )
 _UNKNOWN_ZONE = "Etc/Unknown"
+_TYPE_NAMES: Final = {
+    PhoneNumberType.FIXED_LINE: "fixed_line", PhoneNumberType.MOBILE: "mobile",
+    PhoneNumberType.FIXED_LINE_OR_MOBILE: "fixed_line_or_mobile",
+    PhoneNumberType.TOLL_FREE: "toll_free", PhoneNumberType.PREMIUM_RATE: "premium_rate",
+    PhoneNumberType.SHARED_COST: "shared_cost", PhoneNumberType.VOIP: "voip",
+    PhoneNumberType.PERSONAL_NUMBER: "personal_number", PhoneNumberType.PAGER: "pager",
+    PhoneNumberType.UAN: "uan", PhoneNumberType.VOICEMAIL: "voicemail",
+}
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -177,7 +187,8 @@ def read_number(raw: str, default_region: str) -> NumberInfo:
     else:
         zones = number_zones.time_zones_for_number(parsed)
     kept = tuple(z for z in zones if z != _UNKNOWN_ZONE)
-    return NumberInfo(e164, country if country != "001" else "", kept, geographic)
+    return NumberInfo(e164, country if country != "001" else "", kept, geographic,
+                      _TYPE_NAMES.get(kind, "unknown"))
 
 
 def _type_and_country(parsed: phonenumbers.PhoneNumber) -> tuple[int, str]:
@@ -242,6 +253,7 @@ def read_list(
     field_map: Mapping[str, str] | None = None,
     delimiter: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    destinations: Destinations | None = None,
 ) -> ParsedList:
     """``parse_list`` on a file's bytes."""
     return parse_list(
@@ -251,6 +263,7 @@ def read_list(
         field_map=field_map,
         delimiter=delimiter,
         progress=progress,
+        destinations=destinations,
     )
 
 
@@ -262,8 +275,11 @@ def parse_list(
     field_map: Mapping[str, str] | None = None,
     delimiter: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    destinations: Destinations | None = None,
 ) -> ParsedList:
     """Validate a CSV calling list (see the module docstring); never raises for a bad row.
+    ``destinations``: the campaign's policy (default: any country, the ordinary number types);
+    a row with a number it does not call is rejected with its line.
 
     ``progress(lines_done, total_lines)`` is called every ``PROGRESS_EVERY`` rows and at the
     end. Numbers cost most (``phonenumbers`` is pure Python): one parse and one type lookup
@@ -284,6 +300,7 @@ def parse_list(
         raise ListError("line 1: the file is empty (a header line is expected)")
     header_line, header = first
     layout = _Layout.from_header(header, header_line, phone_columns, field_map or {})
+    layout = dataclasses.replace(layout, destinations=destinations or Destinations())
     rows: list[tuple[int, list[str] | RowError]] = []
     while (row := reader.next_row()) is not None:
         rows.append(row)
@@ -384,6 +401,7 @@ class _Layout:
     region_index: int | None = None
     postal_index: int | None = None
     country_index: int | None = None
+    destinations: Destinations = Destinations()
 
     @classmethod
     def from_header(
@@ -457,6 +475,9 @@ class _Layout:
                 info = read_number(raw, country or region)
             except NumberError as exc:
                 return RowError(line, f"{self.header[i]}: {exc}")
+            refused = self.destinations.refusal(info.e164, info.country, info.kind)
+            if refused:
+                return RowError(line, f"{self.header[i]}: {refused}")
             if info.e164 not in numbers:
                 numbers.append(info.e164)
                 columns.append(self.header[i])

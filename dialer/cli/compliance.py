@@ -245,12 +245,14 @@ def _mapping(pairs: list[str]) -> dict[str, str]:
 def cmd_import_list(db: Database, args: argparse.Namespace) -> int:
     cid = _campaign(db, args.campaign)
     started = time.perf_counter()
+    campaign = get_campaign(db, cid)
     parsed = read_list(
         args.file,
-        args.region or get_campaign(db, cid).default_region,
+        args.region or campaign.default_region,
         phone_columns=args.phone,
         field_map=_mapping(args.map),
         progress=ProgressBar("checking"),
+        destinations=campaign.destinations,
     )
     if parsed.errors:
         print(

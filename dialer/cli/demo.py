@@ -72,7 +72,7 @@ async def _run_demo(settings: Settings, db_path: Path, campaign_file: Path,
     cfg = load_campaign(campaign_file)
     cid = create_campaign(db, cfg)
     install_safe_harbor(db, settings.runtime_dir, [cid])
-    parsed = read_list(list_file, cfg.default_region)
+    parsed = read_list(list_file, cfg.default_region, destinations=cfg.destinations)
     if parsed.errors:
         for err in parsed.errors:
             print(f"  {err}", file=sys.stderr)

@@ -61,6 +61,12 @@ import phonenumbers
 
 from dialer.core.callbacks import CallbackFallback, CallbackPolicy
 from dialer.core.campaign import DialMode
+from dialer.core.destinations import (
+    DEFAULT_TYPES,
+    TYPES,
+    Destinations,
+    unknown_types,
+)
 from dialer.core.dnc import DncScope
 from dialer.core.jurisdiction import (
     CUSTOM_KEYS,
@@ -75,7 +81,7 @@ from dialer.core.selection import CallingHours, CampaignRules, DispositionRule, 
 from dialer.safe_harbor import AudioFileError, SafeHarborMessage, default_message, read_message
 
 _SECTIONS = {"campaign", "dialing", "schedule", "retry", "disposition", "callbacks", "safe_harbor",
-             "compliance"}
+             "compliance", "destinations"}
 _CAMPAIGN_KEYS = {"name", "mode", "caller_id", "trunk", "default_region", "time_zone", "agents"}
 _DIALING_KEYS = {
     "ratio",
@@ -147,6 +153,7 @@ class CampaignConfig:
     amd: bool = False       # answering-machine detection before a call goes to an agent
     safe_harbor: SafeHarborMessage | None = None   # None: the shipped default message
     profile: Jurisdiction = DEFAULT  # the abandon rule ([compliance]); its cap = abandon_cap
+    destinations: Destinations = Destinations()   # countries and number types it calls
 
     def rules(self) -> CampaignRules:
         """The selection/retry rules this definition implies."""
@@ -229,7 +236,29 @@ def parse_campaign(
         amd=amd,
         safe_harbor=_safe_harbor(v, data, DialMode(mode_text), base or Path.cwd()),
         profile=profile,
+        destinations=_destinations(v, data),
     )
+
+
+def _destinations(v: _Validator, data: Mapping[str, Any]) -> Destinations:
+    """``[destinations]``: the countries and number types the campaign calls."""
+    table = v.table(data, "destinations")
+    v.known(table, {"countries", "types"}, "destinations.")
+    countries = None
+    if "countries" in table:
+        countries = frozenset(c.strip().upper() for c in v.strings(table, "destinations.countries"))
+        bad = sorted(c for c in countries if c not in phonenumbers.SUPPORTED_REGIONS)
+        if bad or not countries:
+            v.fail("destinations.countries", "must list two-letter region codes like US or GB",
+                   table["countries"])
+    types = DEFAULT_TYPES
+    if "types" in table:
+        types = frozenset(v.strings(table, "destinations.types"))
+        bad = unknown_types(types)
+        if bad or not types:
+            v.fail("destinations.types", f"must list number types of {', '.join(TYPES)}",
+                   table["types"])
+    return Destinations(countries, types)
 
 
 def _profile(

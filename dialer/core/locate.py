@@ -37,6 +37,7 @@ class NumberInfo:
     country: str  # ISO 3166 alpha-2 ("" when the plan names none)
     zones: tuple[str, ...]
     geographic: bool  # zones are its area's, not its whole country's
+    kind: str = "fixed_line"  # its type, as dialer.core.destinations.TYPES names them
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,8 @@ from dialer.config.campaign import CampaignConfig, parse_campaign
 from dialer.core.callbacks import CallbackFallback, CallbackPolicy
 from dialer.core.calling_hours import zones_key
 from dialer.core.campaign import CampaignStatus, DialMode
+from dialer.core.destinations import Destinations
+from dialer.core.destinations import from_json as destinations_from_json
 from dialer.core.jurisdiction import DEFAULT, Jurisdiction
 from dialer.core.jurisdiction import from_json as profile_from_json
 from dialer.core.jurisdiction import to_json as profile_to_json
@@ -73,6 +75,8 @@ class CampaignInfo:
     safe_harbor: str | None = None
     # the abandon rule it runs under (``[compliance]``; US TSR for campaigns stored before)
     profile: Jurisdiction = DEFAULT
+    # the countries and number types it calls (``[destinations]``; defaults if stored before)
+    destinations: Destinations = Destinations()
 
 
 def create_campaign(
@@ -167,6 +171,7 @@ def _options_json(cfg: CampaignConfig, message: SafeHarborMessage) -> dict[str, 
         "abandon_no_repeat_s": None if no_repeat is None else no_repeat.total_seconds(),
         "amd": cfg.amd,
         "profile": profile_to_json(cfg.profile),
+        "destinations": cfg.destinations.to_json(),
         "safe_harbor": {
             "sha256": message.sha256,
             "source": message.source,
@@ -217,6 +222,7 @@ def _campaign_info(c: Campaign) -> CampaignInfo:
         amd=bool((c.options or {}).get("amd", False)),
         safe_harbor=((c.options or {}).get("safe_harbor") or {}).get("sha256"),
         profile=campaign_profile(c),
+        destinations=destinations_from_json((c.options or {}).get("destinations")),
     )
 
 
