@@ -48,6 +48,10 @@ def cmd_pbx(settings: Settings, args: argparse.Namespace) -> int:
         _print_status(st)
         return 0 if st.running else 3
     if args.action == "logs":
+        follow_logs = getattr(be, "follow_logs", None)   # Docker: the containers' output too
+        if follow_logs is not None:
+            code: int = follow_logs(args.follow, args.lines)
+            return code
         files = [str(p) for p in be.log_files().values() if p.exists()]
         if not files:
             print("pbx: no logs yet")
