@@ -16,7 +16,7 @@ from dialer.pbx import Backend
 from dialer.pbx.render import render_all
 from dialer.qa.calls import EXTENSIONS, RECORDING_SECONDS, TONE_HZ
 
-pytestmark = pytest.mark.pbx
+pytestmark = [pytest.mark.pbx, pytest.mark.both_backends]
 
 SEAT = 1017   # the QA tests' agent seat (seats 1016-1020 are kept for these tests)
 
