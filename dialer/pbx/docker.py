@@ -264,7 +264,16 @@ class DockerBackend:
                              for n in INSTANCES)
             self.down()
             raise PbxError(f"{exc}{detail}") from None
+        self._wait_healthy(time.monotonic() + 15)
         return self.status()
+
+    def _wait_healthy(self, deadline: float) -> None:
+        """Give the healthchecks (every 3 s) the time to pass once, so that `up` shows
+        "healthy"; a check that does not pass in time is shown by `status`, not raised."""
+        while time.monotonic() < deadline:
+            if all(c.health == "healthy" for c in self.containers().values()):
+                return
+            time.sleep(0.5)
 
     def _wait_booted(self, name: str, deadline: float) -> None:
         while time.monotonic() < deadline:
