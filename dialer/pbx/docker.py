@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import time
 from dataclasses import dataclass
@@ -333,24 +332,17 @@ class DockerBackend:
         return st
 
     def follow_logs(self, follow: bool, lines: int) -> int:
-        """The containers' own output (`compose logs`), then Asterisk's messages.log files."""
-        if self._compose_cmd is None:
-            self._compose_cmd = compose_command()
-        files = [str(p) for p in self.log_files().values() if p.exists()]
+        """The containers' output (`compose logs`: Asterisk's console, the same lines as its
+        messages.log files, which `status` names)."""
         if not self.containers():
             print("pbx: no container (`dialer pbx up`)")
             return 1
+        if self._compose_cmd is None:
+            self._compose_cmd = compose_command()
         cmd = [*self._compose_cmd, "-p", self.project, "-f", str(COMPOSE), "logs",
                "--tail", str(lines), *(["--follow"] if follow else [])]
         env = dict(os.environ, OPENDIALER_RUNTIME_DIR=str(self.settings.runtime_dir.resolve()))
-        if not follow or not files or shutil.which("tail") is None:
-            return subprocess.call(cmd, env=env)
-        compose = subprocess.Popen(cmd, env=env)
-        try:
-            return subprocess.call(["tail", "-n", str(lines), "-F", *files])
-        finally:
-            compose.terminate()
-            compose.wait()
+        return subprocess.call(cmd, env=env)
 
 
 def local_base_tag(cache_dir: Path) -> str:
