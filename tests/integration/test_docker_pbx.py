@@ -24,9 +24,9 @@ from dialer.pbx.docker import LABEL_PROJECT, DockerBackend
 pytestmark = [pytest.mark.docker, pytest.mark.pbx]
 
 # this module's own ports (the session PBX, test_pbx_lifecycle and test_trunks use others)
-PORTS = [("sip_port = 5060", "sip_port = 5660"), ("http_port = 8088", "http_port = 8688"),
+PORTS = [("sip_port = 5060", "sip_port = 7160"), ("http_port = 8088", "http_port = 8398"),
          ("rtp_start = 10000", "rtp_start = 12600"), ("rtp_end = 10999", "rtp_end = 12699"),
-         ("sip_port = 5080", "sip_port = 5680"), ("rtp_start = 11000", "rtp_start = 12700"),
+         ("sip_port = 5080", "sip_port = 7180"), ("rtp_start = 11000", "rtp_start = 12700"),
          ("rtp_end = 11999", "rtp_end = 12799")]
 
 
@@ -141,7 +141,7 @@ def test_a_taken_port_is_named_and_nothing_starts(isolated: Settings) -> None:
     blocker.bind(("127.0.0.1", isolated.pbx.http_port))
     blocker.listen()
     try:
-        with pytest.raises(PbxError, match=r"127\.0\.0\.1:8688 for the PBX ARI/HTTP \(tcp\) "
+        with pytest.raises(PbxError, match=r"127\.0\.0\.1:8398 for the PBX ARI/HTTP \(tcp\) "
                                            r"is taken"):
             be.up()
     finally:
