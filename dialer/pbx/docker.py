@@ -145,7 +145,8 @@ class DockerBackend:
         """The project's containers by service, whatever their state."""
         res = _docker("ps", "-aq", "--filter", f"label={LABEL_PROJECT}={self.project}")
         if res.returncode != 0:
-            raise PbxError(f"the Docker engine does not answer: {res.stderr.strip()}")
+            raise PbxError(f"the Docker engine does not answer ({res.stderr.strip()}); "
+                           "OPENDIALER_PBX_BACKEND=docker bash scripts/setup starts one")
         ids = res.stdout.split()
         if not ids:
             return {}
