@@ -141,7 +141,7 @@ class DockerBackend:
             raise PbxError(f"`compose {' '.join(args)}` did not finish in {timeout:.0f} s") \
                 from None
 
-    def containers(self) -> dict[str, Container]:
+    def containers(self, tries: int = 3) -> dict[str, Container]:
         """The project's containers by service, whatever their state."""
         res = _docker("ps", "-aq", "--filter", f"label={LABEL_PROJECT}={self.project}")
         if res.returncode != 0:
@@ -151,9 +151,12 @@ class DockerBackend:
         if not ids:
             return {}
         res = _docker("inspect", *ids)
-        if res.returncode != 0:   # one went away meanwhile: ask again
-            time.sleep(0.2)
-            return self.containers()
+        if res.returncode != 0:
+            if tries > 1:   # one went away meanwhile: ask again
+                time.sleep(0.2)
+                return self.containers(tries - 1)
+            raise PbxError(f"`docker inspect` of the {self.project} containers failed: "
+                           f"{res.stderr.strip()}")
         found: dict[str, Container] = {}
         for c in json.loads(res.stdout):
             st = c["State"]
