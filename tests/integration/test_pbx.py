@@ -30,7 +30,7 @@ def test_agent_seats_and_carrier_trunk_are_configured(pbx: Backend, settings: Se
     assert "carrier" in endpoints
     assert "dialer" in pbx.rx("carrier", "pjsip show endpoints")
     # ARI and SIP listen on loopback only
-    assert "127.0.0.1:8088" in pbx.rx("pbx", "http show status")
+    assert f"127.0.0.1:{settings.pbx.http_port}" in pbx.rx("pbx", "http show status")
 
 
 def _sip_invite(port: int, number: str) -> str:

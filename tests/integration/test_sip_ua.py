@@ -396,7 +396,7 @@ async def test_every_agent_a_stack_holds_can_be_on_a_call_at_once(
 
 # ---------------------------------------------------------------------------- PBX restart
 @pytest.fixture
-def isolated(tmp_path: Path) -> Iterator[Settings]:
+def isolated(tmp_path: Path, settings: Settings) -> Iterator[Settings]:
     """A second PBX on other ports with its own runtime directory (as in test_pbx_lifecycle)."""
     text = (REPO_ROOT / "config/opendialer.toml").read_text()
     moves = [("sip_port = 5060", "sip_port = 5260"), ("http_port = 8088", "http_port = 8288"),
@@ -408,12 +408,14 @@ def isolated(tmp_path: Path) -> Iterator[Settings]:
         text = text.replace(old, new)
     config = tmp_path / "opendialer.toml"
     config.write_text(text)
-    settings = load_settings({"OPENDIALER_CONFIG": str(config),
-                              "OPENDIALER_RUNTIME_DIR": str(tmp_path / "var")})
-    be = ChrootBackend(settings, log=lambda _m: None)
+    # its own runtime directory, but the test PBX's seat key: the agents' passwords are the same
+    second = load_settings({"OPENDIALER_CONFIG": str(config),
+                            "OPENDIALER_RUNTIME_DIR": str(tmp_path / "var"),
+                            "OPENDIALER_SEAT_KEY": settings.agents.seat_key})
+    be = ChrootBackend(second, log=lambda _m: None)
     try:
         be.up()
-        yield settings
+        yield second
     finally:
         be.down()
 
@@ -467,9 +469,10 @@ def test_headless_call_reports_the_milliwatt_tone_and_echoed_dtmf(stack: PjsuaSt
 
 
 async def test_headless_agents_in_their_own_process_auto_answer_and_record(
-        ari: AriProbe, tmp_path: Path) -> None:
+        ari: AriProbe, tmp_path: Path, settings: Settings) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "softphone", "--headless", "--agent", "1016-1017",
+         "--registrar", f"{settings.pbx.bind}:{settings.pbx.sip_port}",
          "--voice", "tone:440", "--record", str(tmp_path), "--json"],
         cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     lines: list[dict[str, Any]] = []
