@@ -7,18 +7,43 @@ meters, and an optional `AudioTap` that sees (and may replace) every frame at th
 The SIP side calls `read_tx_frame()` (what to send) and `write_rx_frame()` (what was received)
 once per frame on its media thread; the device calls the private `_on_mic()` / `_pull_speaker()`
 on its own thread. A lock guards the FIFOs; nothing here blocks longer than a frame copy.
+
+The FIFOs start at one frame and grow only on measured underruns (`FrameFifo`'s adaptive target).
+
+A headset can go away during a call (USB unplugged, the sound server dropped it): a stream that
+stops by itself is reported (`DeviceEvent` LOST, with a log line naming the device), the call
+stays up and sends silence, and a thread reopens the same devices by name every `retry_s` until
+they come back (`DeviceEvent` BACK).
 """
 
 from __future__ import annotations
 
+import enum
+import logging
 import math
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 from dialer.core.audio import AudioFormat, apply_gain, db_to_gain, rms_dbfs, samples_of
-from softphone.audio.device import AudioDevice, AudioStream
+from softphone.audio.device import AudioDevice, AudioDeviceError, AudioStream
 from softphone.audio.jitter import FifoStats, FrameFifo
+
+log = logging.getLogger(__name__)
+
+
+class DeviceState(enum.Enum):
+    LOST = "lost"
+    BACK = "back"
+
+
+@dataclass(frozen=True)
+class DeviceEvent:
+    """The headset went away during a call, or came back; `message` is for the agent."""
+
+    state: DeviceState
+    message: str
 
 
 class AudioTap(Protocol):
@@ -63,15 +88,24 @@ class BridgeStats:
 class AudioBridge:
     def __init__(self, device: AudioDevice, fmt: AudioFormat | None = None,
                  input_device: str | None = None, output_device: str | None = None,
-                 target_frames: int = 2, max_frames: int = 6) -> None:
+                 target_frames: int = 1, max_frames: int = 6, max_target: int = 4,
+                 settle_frames: int = 25, retry_s: float = 0.5) -> None:
         self.device = device
         self._fmt = fmt or AudioFormat()
         self.input_device = input_device
         self.output_device = output_device
         self._lock = threading.Lock()
-        self._mic = FrameFifo(self._fmt.frame_bytes, target_frames, max_frames)
-        self._speaker = FrameFifo(self._fmt.frame_bytes, target_frames, max_frames)
+        top = max(target_frames, min(max_target, max_frames))
+        self._mic = FrameFifo(self._fmt.frame_bytes, target_frames, max_frames, top,
+                              settle_frames)
+        self._speaker = FrameFifo(self._fmt.frame_bytes, target_frames, max_frames, top,
+                                  settle_frames)
         self._streams: list[AudioStream] = []
+        self._lost: str | None = None
+        self._stopped = threading.Event()
+        self._retry_s = retry_s
+        self._listeners: list[Callable[[DeviceEvent], None]] = []
+        self.losses = 0
         self._tap: AudioTap | None = None
         self.mic_muted = False
         self._mic_gain = 1.0
@@ -92,21 +126,89 @@ class AudioBridge:
         """Open the input and output streams (separate streams: a duplex one stalled on Pulse)."""
         if self._streams:
             return
-        with self._lock:
-            self._mic.clear()
-            self._speaker.clear()
-        streams = [
-            self.device.open_input(self.input_device, self._fmt, self._on_mic),
-            self.device.open_output(self.output_device, self._fmt, self._pull_speaker),
-        ]
-        self._streams = streams
-        for s in streams:
-            s.start()
+        self._stopped.clear()
+        self._lost = None
+        self._streams = self._open()
 
     def stop(self) -> None:
+        self._stopped.set()
         streams, self._streams = self._streams, []
         for s in streams:
             s.close()
+
+    @property
+    def device_lost(self) -> str | None:
+        """Why the headset is gone (None: it is there or the bridge is stopped)."""
+        return self._lost
+
+    def add_listener(self, listener: Callable[[DeviceEvent], None]) -> None:
+        """`listener(event)` is called on a device or bridge thread: it must not block."""
+        self._listeners.append(listener)
+
+    def _open(self) -> list[AudioStream]:
+        with self._lock:
+            self._mic.clear()
+            self._speaker.clear()
+        streams = [self.device.open_input(self.input_device, self._fmt, self._on_mic)]
+        try:
+            streams.append(self.device.open_output(self.output_device, self._fmt,
+                                                   self._pull_speaker))
+            for s in streams:
+                watch = getattr(s, "set_on_lost", None)
+                if watch is not None:
+                    watch(self._on_lost)
+                s.start()
+        except BaseException:
+            for s in streams:
+                s.close()
+            raise
+        return streams
+
+    def _on_lost(self, why: str) -> None:
+        """A stream stopped by itself (on the device's thread): report it and start reopening."""
+        with self._lock:
+            if self._lost is not None or not self._streams or self._stopped.is_set():
+                return
+            self._lost = why
+            self.losses += 1
+        names = f"{self.input_device or 'default'} / {self.output_device or 'default'}"
+        message = (f"The headset ({names}) is gone: {why}. The call stays up but is silent; "
+                   "plug the headset back in.")
+        log.warning("audio: headset lost: %s", message)
+        self._emit(DeviceEvent(DeviceState.LOST, message))
+        threading.Thread(target=self._recover, name="audio-recover", daemon=True).start()
+
+    def _recover(self) -> None:
+        old, self._streams = self._streams, [_Placeholder()]
+        for s in old:
+            s.close()
+        attempts = 0
+        while not self._stopped.wait(self._retry_s):
+            attempts += 1
+            try:
+                streams = self._open()
+            except AudioDeviceError as exc:
+                if attempts == 1 or attempts % 20 == 0:
+                    log.info("audio: headset still gone (%s)", exc)
+                continue
+            if self._stopped.is_set():
+                for s in streams:
+                    s.close()
+                return
+            self._streams = streams
+            with self._lock:
+                self._lost = None
+            message = f"The headset is back ({self.input_device or 'default'})."
+            log.warning("audio: %s", message)
+            self._emit(DeviceEvent(DeviceState.BACK, message))
+            return
+
+    def _emit(self, event: DeviceEvent) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:  # noqa: BLE001 - a listener's fault is not the audio path's
+                log.exception("audio: a device listener failed")
 
     def set_mic_muted(self, muted: bool) -> None:
         self.mic_muted = muted
@@ -131,7 +233,7 @@ class AudioBridge:
 
     # ---------------------------------------------------------------- SIP side (media thread)
     def read_tx_frame(self) -> bytes:
-        if not self._streams:
+        if not self._streams or self._lost is not None:
             return self._fmt.silence()
         with self._lock:
             frame = self._mic.pop()
@@ -145,7 +247,7 @@ class AudioBridge:
         return frame
 
     def write_rx_frame(self, frame: bytes) -> None:
-        if not self._streams:
+        if not self._streams or self._lost is not None:
             return
         if len(frame) != self._fmt.frame_bytes:
             frame = (frame + self._fmt.silence())[: self._fmt.frame_bytes]
@@ -170,3 +272,13 @@ class AudioBridge:
             frame = self._speaker.pop()
         self.speaker_dbfs = rms_dbfs(samples_of(frame)[::4])
         return frame
+
+
+class _Placeholder:
+    """Stands for the streams while the headset is gone (the bridge still counts as running)."""
+
+    def start(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass

@@ -2,11 +2,17 @@
 
 The network jitter buffer is PJSIP's own (adaptive, with loss concealment); this one only absorbs
 the scheduling jitter and the slow drift between the device clock and the conference clock, which
-tick at the same nominal rate but not in step:
+tick at the same nominal rate but not in step. Every frame it holds is 20 ms of added delay, so it
+holds as few as it can:
 
 - it starts *priming*: `pop()` gives concealment until `target` frames are queued;
-- a `pop()` on an empty FIFO is an underrun: it gives the last frame at half level once (a crude
-  concealment that avoids a click), then silence, and primes again;
+- a `pop()` on an empty FIFO is an underrun (a click if nothing hid it): it gives the last frame at
+  half level once (a crude concealment that avoids a click), then silence, and primes again;
+- the target is *adaptive*: it starts low (one frame: the two clocks' phase difference, 0-20 ms,
+  is then all the delay) and grows by one frame on each underrun, up to `max_target`, so a device
+  whose callbacks really are late or bursty gets the slack it needs and one that is not pays
+  nothing. Underruns during the first `settle` pops (streams starting, the first callbacks of a
+  sound server arriving in a burst) are counted apart and do not grow the target;
 - a `push()` that would hold more than `max_depth` frames drops the oldest down to `target`
   (an overrun: the writer's clock runs fast, or the reader stalled).
 
@@ -25,20 +31,31 @@ from dialer.core.audio import apply_gain
 class FifoStats:
     pushed: int = 0
     popped: int = 0
-    underruns: int = 0
+    underruns: int = 0          # after the settling pops: each one is a gap the listener hears
     dropped: int = 0
+    startup_underruns: int = 0  # during the settling pops
+    target: int = 0             # the target now (frames)
 
 
 class FrameFifo:
-    def __init__(self, frame_bytes: int, target: int = 2, max_depth: int = 6) -> None:
-        if not 1 <= target <= max_depth:
-            raise ValueError(f"need 1 <= target ({target}) <= max_depth ({max_depth})")
+    def __init__(self, frame_bytes: int, target: int = 2, max_depth: int = 6,
+                 max_target: int | None = None, settle: int = 0) -> None:
+        top = target if max_target is None else max_target
+        if not 1 <= target <= top <= max_depth:
+            raise ValueError(f"need 1 <= target ({target}) <= max_target ({top}) "
+                             f"<= max_depth ({max_depth})")
+        if settle < 0:
+            raise ValueError(f"settle ({settle}) must be >= 0")
         self.frame_bytes = frame_bytes
         self.target = target
+        self.initial_target = target
+        self.max_target = top
         self.max_depth = max_depth
-        self.stats = FifoStats()
+        self.settle = settle
+        self.stats = FifoStats(target=target)
         self._frames: deque[bytes] = deque()
         self._priming = True
+        self._pops = 0
         self._last: bytes | None = None
         self._silence = bytes(frame_bytes)
 
@@ -59,11 +76,11 @@ class FrameFifo:
             self._priming = False
 
     def pop(self) -> bytes:
+        self._pops += 1
         if self._priming:
             return self._conceal()
         if not self._frames:
-            self.stats.underruns += 1
-            self._priming = True
+            self._underrun()
             return self._conceal()
         frame = self._frames.popleft()
         self.stats.popped += 1
@@ -71,9 +88,23 @@ class FrameFifo:
         return frame
 
     def clear(self) -> None:
+        """Start again (a new call or a reopened device): empty, priming, the initial target."""
         self._frames.clear()
         self._priming = True
         self._last = None
+        self._pops = 0
+        self.target = self.initial_target
+        self.stats.target = self.target
+
+    def _underrun(self) -> None:
+        self._priming = True
+        if self._pops <= self.settle:
+            self.stats.startup_underruns += 1
+            return
+        self.stats.underruns += 1
+        if self.target < self.max_target:
+            self.target += 1
+            self.stats.target = self.target
 
     def _conceal(self) -> bytes:
         last, self._last = self._last, None

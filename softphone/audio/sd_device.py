@@ -36,9 +36,21 @@ def _sd() -> Any:
 
 
 class _Stream:
-    def __init__(self, stream: Any, what: str) -> None:
-        self._stream = stream
+    """One PortAudio stream; `on_lost(why)` is called (on PortAudio's thread) if it stops by itself:
+    the device was unplugged or its sound server dropped it."""
+
+    def __init__(self, what: str) -> None:
+        self._stream: Any = None
         self._what = what
+        self._closing = False
+        self.on_lost: Callable[[str], None] | None = None
+
+    def set_on_lost(self, on_lost: Callable[[str], None] | None) -> None:
+        self.on_lost = on_lost
+
+    def finished(self) -> None:
+        if not self._closing and self.on_lost is not None:
+            self.on_lost(f"{self._what} stopped by itself (unplugged?)")
 
     def start(self) -> None:
         try:
@@ -47,8 +59,11 @@ class _Stream:
             raise AudioDeviceError(f"cannot start {self._what}: {exc}") from None
 
     def close(self) -> None:
+        self._closing = True
         try:
             self._stream.stop()
+        except Exception:  # noqa: BLE001 - a lost device's stream may refuse to stop
+            pass
         finally:
             self._stream.close()
 
@@ -61,9 +76,11 @@ class SounddeviceAudio:
     """
 
     def __init__(self, query: Callable[[], Any] | None = None,
-                 defaults: Callable[[], Any] | None = None) -> None:
+                 defaults: Callable[[], Any] | None = None,
+                 latency: float | str = "low") -> None:
         self._query = query
         self._defaults = defaults
+        self.latency = latency
 
     def _table(self) -> tuple[list[Any], int, int]:
         if self._query is not None:
@@ -133,14 +150,16 @@ class SounddeviceAudio:
                 on_frame(bytes(pending[:fmt.frame_bytes]))
                 del pending[:fmt.frame_bytes]
 
+        wrapper = _Stream(f"input device {device or 'default'}")
         try:
-            stream = sd.RawInputStream(samplerate=fmt.rate, blocksize=fmt.frame_samples,
-                                       device=index, channels=1, dtype="int16",
-                                       latency="low", callback=callback)
+            wrapper._stream = sd.RawInputStream(
+                samplerate=fmt.rate, blocksize=fmt.frame_samples, device=index, channels=1,
+                dtype="int16", latency=self.latency, callback=callback,
+                finished_callback=wrapper.finished)
         except Exception as exc:  # noqa: BLE001
             raise AudioDeviceError(f"cannot open input device {device or 'default'} at "
                                    f"{fmt.rate} Hz: {exc}") from None
-        return _Stream(stream, f"input device {device or 'default'}")
+        return wrapper
 
     def open_output(self, device: str | None, fmt: AudioFormat,
                     pull: FrameSource) -> AudioStream:
@@ -155,11 +174,13 @@ class SounddeviceAudio:
             outdata[:] = bytes(pending[:need])
             del pending[:need]
 
+        wrapper = _Stream(f"output device {device or 'default'}")
         try:
-            stream = sd.RawOutputStream(samplerate=fmt.rate, blocksize=fmt.frame_samples,
-                                        device=index, channels=1, dtype="int16",
-                                        latency="low", callback=callback)
+            wrapper._stream = sd.RawOutputStream(
+                samplerate=fmt.rate, blocksize=fmt.frame_samples, device=index, channels=1,
+                dtype="int16", latency=self.latency, callback=callback,
+                finished_callback=wrapper.finished)
         except Exception as exc:  # noqa: BLE001
             raise AudioDeviceError(f"cannot open output device {device or 'default'} at "
                                    f"{fmt.rate} Hz: {exc}") from None
-        return _Stream(stream, f"output device {device or 'default'}")
+        return wrapper
