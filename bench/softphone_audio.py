@@ -65,8 +65,16 @@ from dialer.config.settings import load_settings  # noqa: E402
 from dialer.core.audio import AudioFormat, ToneGenerator, samples_of  # noqa: E402
 from dialer.pbx import backend  # noqa: E402
 from softphone.audio.bridge import AudioBridge  # noqa: E402
-from softphone.audio.device import AudioStream, DeviceInfo, FrameSink, FrameSource  # noqa: E402
-from softphone.audio.virtual import Silence, VirtualAudioDevice, tone  # noqa: E402
+from softphone.audio.device import (  # noqa: E402
+    AudioDevice,
+    AudioStream,
+    DeviceInfo,
+    FrameSink,
+    FrameSource,
+)
+from softphone.audio.pulse_server import HEADSET, MOUTH, PulseError, PulseServer  # noqa: E402
+from softphone.audio.sd_device import SounddeviceAudio  # noqa: E402
+from softphone.audio.virtual import Signal, Silence, tone  # noqa: E402
 from softphone.sip.api import (  # noqa: E402
     CallState,
     CallStateChanged,
@@ -76,7 +84,12 @@ from softphone.sip.api import (  # noqa: E402
     SipAccount,
     SipError,
 )
-from softphone.sip.pjsua2_ua import PjsuaStack, PjsuaUserAgent  # noqa: E402
+from softphone.sip.pjsua2_ua import (  # noqa: E402
+    JitterBufferConfig,
+    PjsuaStack,
+    PjsuaUserAgent,
+    local_address_towards,
+)
 
 SEAT = 1018
 ECHO = "9196"
@@ -97,7 +110,7 @@ Stamped = list[tuple[float, bytes]]
 class StampedDevice:
     """An `AudioDevice` that stamps (time.time(), frame) at its input and output callbacks."""
 
-    def __init__(self, device: VirtualAudioDevice) -> None:
+    def __init__(self, device: AudioDevice) -> None:
         self.device = device
         self.recording = False
         self.mic: Stamped = []
@@ -112,7 +125,7 @@ class StampedDevice:
             if self.recording:
                 self.mic.append((time.time(), frame))
             on_frame(frame)
-        return self.device.open_input(device, fmt, stamped)
+        return self.device.open_input(device, fmt, stamped)  # (set_on_lost passes through)
 
     def open_output(self, device: str | None, fmt: AudioFormat,
                     pull: FrameSource) -> AudioStream:
@@ -122,6 +135,25 @@ class StampedDevice:
                 self.speaker.append((time.time(), frame))
             return frame
         return self.device.open_output(device, fmt, stamped)
+
+
+class Mouth:
+    """The agent's voice: plays a `Signal` into the virtual headset's microphone, in real time on
+    the sound server's clock (its own PortAudio output stream)."""
+
+    def __init__(self, fmt: AudioFormat) -> None:
+        self._signal: Signal = Silence(fmt)
+        self._stream = SounddeviceAudio().open_output(MOUTH, fmt, self._next)
+        self._stream.start()
+
+    def _next(self) -> bytes:
+        return self._signal.next_frame()
+
+    def set_signal(self, signal: Signal) -> None:
+        self._signal = signal
+
+    def close(self) -> None:
+        self._stream.close()
 
 
 class StampTap:
@@ -322,18 +354,30 @@ def summary(values: list[float]) -> str:
 
 # ---------------------------------------------------------------------------- the phone
 class Bench:
-    def __init__(self, seat: int, registrar: str | None = None) -> None:
+    def __init__(self, seat: int, folder: Path, registrar: str | None = None,
+                 jb: JitterBufferConfig | None = None) -> None:
         self.settings = load_settings()
         s = self.settings
         status = backend(s, log=lambda _m: None).status()
         if not status.running:
             raise Unavailable("the PBX is not running: start it with `.venv/bin/dialer pbx up`")
         self.registrar = registrar or f"{s.pbx.bind}:{s.pbx.sip_port}"
-        self.virtual = VirtualAudioDevice(FMT, Silence(FMT), keep_seconds=5)
-        self.stamped = StampedDevice(self.virtual)
-        self.bridge = AudioBridge(self.virtual, FMT)
+        try:
+            self.server: PulseServer | None = PulseServer(folder / "pulse").start()
+        except PulseError as exc:
+            raise Unavailable(str(exc)) from None
+        self.server.use()
+        self.headset = SounddeviceAudio()
+        self.stamped = StampedDevice(self.headset)
+        self.mouth = Mouth(FMT)
+        self.virtual = self.mouth             # (set_signal: what the agent says)
+        self.bridge = AudioBridge(self.headset, FMT, HEADSET, HEADSET)
+        host, _, port = self.registrar.partition(":")
+        stack = PjsuaStack.shared(bind=local_address_towards(host, int(port or 5060)),
+                                  jitter_buffer=jb or JitterBufferConfig(),
+                                  frame_ms=FMT.frame_ms)
         self.ua = PjsuaUserAgent(SipAccount(f"agent{seat}", s.agents.sip_password(seat),
-                                            self.registrar), self.bridge)
+                                            self.registrar), self.bridge, stack=stack)
         self.events = EventQueue()
         self.ua.add_listener(self.events)
 
@@ -382,6 +426,9 @@ class Bench:
         stack = PjsuaStack.current()
         if stack is not None:
             stack.shutdown()
+        self.mouth.close()
+        if self.server is not None:
+            self.server.stop()
 
 
 def cpu_pct(seconds: float) -> float:
@@ -429,7 +476,7 @@ def measure_latency(b: Bench, bursts: int, folder: Path) -> Latency:
         signal_ = Bursts(FMT, bursts)
         b.virtual.set_signal(signal_)
         if not signal_.finished.wait(bursts * 0.5 + 10):
-            raise RuntimeError("the virtual sound card stopped ticking")
+            raise RuntimeError("the sound server's headset stopped playing the bursts")
         time.sleep(0.5)                      # the last echo comes back and plays
         b.stamped.recording = False
         b.ua.set_audio_tap(None)
@@ -460,24 +507,79 @@ def measure_latency(b: Bench, bursts: int, folder: Path) -> Latency:
                    jbuf, codec)
 
 
+@dataclass
+class LongCall:
+    minutes: float
+    mic_underruns: int
+    speaker_underruns: int
+    startup_underruns: int
+    dropped: int
+    targets: tuple[int, int]
+    losses: int
+    jbuf: str
+
+
+def measure_long_call(b: Bench, minutes: float) -> LongCall:
+    """One call to 9196 for `minutes`, a steady voice both ways; counts the bridge's underruns
+    (each one a gap the agent or the customer hears) and PJSIP's jitter buffer's."""
+    b.bridge.device = b.headset
+    b.virtual.set_signal(tone(440, FMT))
+    call = b.call()
+    try:
+        end = time.monotonic() + 60 * minutes
+        while time.monotonic() < end:
+            time.sleep(min(5.0, max(0.0, end - time.monotonic())))
+        st = b.bridge.stats()
+
+        def jb(c: Any, i: int) -> str:
+            j = c.getStreamStat(i).jbuf
+            return (f"avg={j.avgDelayMsec} max={j.maxDelayMsec} lost={j.lost} "
+                    f"discard={j.discard} empty={j.empty}")
+        jbuf = b.pj(call, jb)
+    finally:
+        b.hangup(call)
+    return LongCall(minutes, st.mic.underruns, st.speaker.underruns,
+                    st.mic.startup_underruns + st.speaker.startup_underruns,
+                    st.mic.dropped + st.speaker.dropped, (st.mic.target, st.speaker.target),
+                    b.bridge.losses, jbuf)
+
+
 def main(argv: list[str] | None = None) -> int:
+    global FMT
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--idle", type=float, default=20.0, help="idle baseline, s")
     parser.add_argument("--call", type=float, default=40.0, help="call for the CPU figure, s")
     parser.add_argument("--bursts", type=int, default=40, help="tone bursts for the delay")
     parser.add_argument("--seat", type=int, default=SEAT, help="agent seat (default 1018)")
     parser.add_argument("--registrar", help="host:port of the PBX (default: from the settings)")
+    parser.add_argument("--minutes", type=float, default=1.0,
+                        help="length of the long call whose underruns are counted (0: none)")
+    parser.add_argument("--jb", default="",
+                        help="PJSIP jitter buffer init,min_pre,max_pre,max in ms "
+                             "(-1: PJSIP's default; default: the softphone's own)")
+    parser.add_argument("--frame-ms", type=int, default=20, choices=(10, 20),
+                        help="audio frame (conference tick, device block, FIFO frame), ms")
     args = parser.parse_args(argv)
+    FMT = AudioFormat(FMT.rate, args.frame_ms)
+    jb = None
+    if args.jb:
+        try:
+            jb = JitterBufferConfig(*(int(x) for x in args.jb.split(",")))
+        except (TypeError, ValueError):
+            parser.error(f"--jb {args.jb!r}: give up to four integers, e.g. 0,20,60,500")
     if shutil.which("dumpcap") is None:
         print("softphone_audio: dumpcap is missing (Debian package tshark)", file=sys.stderr)
         return 2
     b: Bench | None = None
+    tmp = tempfile.TemporaryDirectory(prefix="bench-softphone-audio-")
+    long: LongCall | None = None
     try:
-        b = Bench(args.seat, args.registrar)
+        b = Bench(args.seat, Path(tmp.name), args.registrar, jb)
         b.register()
         idle, busy = measure_cpu(b, args.idle, args.call)
-        with tempfile.TemporaryDirectory(prefix="bench-softphone-audio-") as tmp:
-            lat = measure_latency(b, args.bursts, Path(tmp))
+        lat = measure_latency(b, args.bursts, Path(tmp.name))
+        if args.minutes > 0:
+            long = measure_long_call(b, args.minutes)
     except Unavailable as exc:
         print(f"softphone_audio: {exc}", file=sys.stderr)
         return 2
@@ -487,6 +589,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if b is not None:
             b.close()
+        tmp.cleanup()
 
     def med(v: list[float]) -> float:
         return statistics.median(v) if v else math.nan
@@ -507,6 +610,13 @@ def main(argv: list[str] | None = None) -> int:
           "resampler, conference clock)")
     print(f"detail:   port->device  {summary(lat.port_to_speaker)}  (the bridge's speaker FIFO)")
     print(f"detail: pjsua jitter buffer (ms): {lat.jbuf}")
+    if long is not None:
+        print(f"softphone_underruns total={long.mic_underruns + long.speaker_underruns} "
+              f"mic={long.mic_underruns} speaker={long.speaker_underruns} "
+              f"minutes={long.minutes:g} startup={long.startup_underruns} "
+              f"dropped={long.dropped} fifo_target_frames={long.targets[0]},{long.targets[1]} "
+              f"device_losses={long.losses}")
+        print(f"detail: long call pjsua jitter buffer (ms): {long.jbuf}")
     return 0
 
 

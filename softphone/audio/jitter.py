@@ -14,7 +14,10 @@ holds as few as it can:
   nothing. Underruns during the first `settle` pops (streams starting, the first callbacks of a
   sound server arriving in a burst) are counted apart and do not grow the target;
 - a `push()` that would hold more than `max_depth` frames drops the oldest down to `target`
-  (an overrun: the writer's clock runs fast, or the reader stalled).
+  (an overrun: the writer's clock runs fast, or the reader stalled);
+- a FIFO that stayed deeper than its target for a whole `window` of pops (a device that started
+  late, as a PulseAudio output stream does, leaves a backlog that a steady pair of clocks never
+  drains) drops the excess once (`trimmed`): it is delay nobody needs.
 
 Not thread-safe by itself: the owner serialises `push()` and `pop()`.
 """
@@ -35,11 +38,12 @@ class FifoStats:
     dropped: int = 0
     startup_underruns: int = 0  # during the settling pops
     target: int = 0             # the target now (frames)
+    trimmed: int = 0            # frames dropped because the FIFO stayed deeper than its target
 
 
 class FrameFifo:
     def __init__(self, frame_bytes: int, target: int = 2, max_depth: int = 6,
-                 max_target: int | None = None, settle: int = 0) -> None:
+                 max_target: int | None = None, settle: int = 0, window: int = 50) -> None:
         top = target if max_target is None else max_target
         if not 1 <= target <= top <= max_depth:
             raise ValueError(f"need 1 <= target ({target}) <= max_target ({top}) "
@@ -52,6 +56,9 @@ class FrameFifo:
         self.max_target = top
         self.max_depth = max_depth
         self.settle = settle
+        self.window = window
+        self._window_pops = 0
+        self._window_min = max_depth + 1
         self.stats = FifoStats(target=target)
         self._frames: deque[bytes] = deque()
         self._priming = True
@@ -82,10 +89,24 @@ class FrameFifo:
         if not self._frames:
             self._underrun()
             return self._conceal()
+        self._watch_depth()
         frame = self._frames.popleft()
         self.stats.popped += 1
         self._last = frame
         return frame
+
+    def _watch_depth(self) -> None:
+        self._window_min = min(self._window_min, len(self._frames))
+        self._window_pops += 1
+        if self._window_pops < self.window:
+            return
+        excess = self._window_min - self.target
+        if excess > 0:
+            for _ in range(excess):
+                self._frames.popleft()
+            self.stats.trimmed += excess
+        self._window_pops = 0
+        self._window_min = self.max_depth + 1
 
     def clear(self) -> None:
         """Start again (a new call or a reopened device): empty, priming, the initial target."""
@@ -93,6 +114,8 @@ class FrameFifo:
         self._priming = True
         self._last = None
         self._pops = 0
+        self._window_pops = 0
+        self._window_min = self.max_depth + 1
         self.target = self.initial_target
         self.stats.target = self.target
 

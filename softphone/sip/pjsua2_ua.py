@@ -33,6 +33,7 @@ import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any, TypeVar
 from weakref import WeakSet
 
@@ -69,6 +70,23 @@ MAX_ACCOUNTS = MAX_CALLS  # each agent keeps one call up (the dialer's agent leg
                           # account limit (8) is not the binding one
 DTMF_DIGITS = set("0123456789*#ABCD")
 CODEC_PRIORITY = {"PCMU/8000/1": 255, "PCMA/8000/1": 254, "G722/16000/1": 200}
+
+
+@dataclass(frozen=True)
+class JitterBufferConfig:
+    """PJSIP's network jitter buffer (pjsua_media_config jb_*), in ms; -1 is PJSIP's default.
+
+    Measured with bench/softphone_audio.py (docs/sip-ua.md): the defaults (no initial prefetch,
+    minimum prefetch of one frame) cost 20-30 ms on a clean network; see there for the choice.
+    """
+
+    init_ms: int = -1
+    min_pre_ms: int = -1
+    max_pre_ms: int = -1
+    max_ms: int = -1
+
+
+DEFAULT_JB = JitterBufferConfig()
 
 _CALL_STATES = {
     pj.PJSIP_INV_STATE_CALLING: CallState.CALLING,
@@ -149,8 +167,11 @@ class PjsuaStack:
     _shared_lock = threading.Lock()
 
     def __init__(self, bind: str = "", sip_port: int = 0, log_level: int = 0,
-                 log_file: str = "", clock_rate: int = 16000, user_agent: str = "") -> None:
+                 log_file: str = "", clock_rate: int = 16000, user_agent: str = "",
+                 jitter_buffer: JitterBufferConfig = DEFAULT_JB, frame_ms: int = 20) -> None:
         self.bind = bind
+        self.jitter_buffer = jitter_buffer
+        self.frame_ms = frame_ms   # the conference bridge's tick; the agents' AudioPorts match it
         self.requested_port = sip_port
         self.clock_rate = clock_rate
         self._log_level = log_level
@@ -288,11 +309,14 @@ class PjsuaStack:
         med = cfg.medConfig
         med.clockRate = self.clock_rate
         med.sndClockRate = self.clock_rate
-        med.audioFramePtime = 20
+        med.audioFramePtime = self.frame_ms
         med.ptime = 20
         med.noVad = True          # steady RTP: silence is sent, not suppressed
         med.ecTailLen = 0         # no echo canceller: the agent wears a headset
         med.threadCnt = 1         # the media thread receives RTP
+        jb = self.jitter_buffer
+        med.jbInit, med.jbMinPre, med.jbMaxPre, med.jbMax = (
+            jb.init_ms, jb.min_pre_ms, jb.max_pre_ms, jb.max_ms)
         ep.libInit(cfg)
         tcfg = pj.TransportConfig()
         tcfg.port = self.requested_port
