@@ -72,9 +72,9 @@ from softphone.audio.device import (  # noqa: E402
     FrameSink,
     FrameSource,
 )
-from softphone.audio.pulse_server import HEADSET, MOUTH, PulseError, PulseServer  # noqa: E402
+from softphone.audio.pulse_server import HEADSET, Mouth, PulseError, PulseServer  # noqa: E402
 from softphone.audio.sd_device import SounddeviceAudio  # noqa: E402
-from softphone.audio.virtual import Signal, Silence, tone  # noqa: E402
+from softphone.audio.virtual import Silence, tone  # noqa: E402
 from softphone.sip.api import (  # noqa: E402
     CallState,
     CallStateChanged,
@@ -135,25 +135,6 @@ class StampedDevice:
                 self.speaker.append((time.time(), frame))
             return frame
         return self.device.open_output(device, fmt, stamped)
-
-
-class Mouth:
-    """The agent's voice: plays a `Signal` into the virtual headset's microphone, in real time on
-    the sound server's clock (its own PortAudio output stream)."""
-
-    def __init__(self, fmt: AudioFormat) -> None:
-        self._signal: Signal = Silence(fmt)
-        self._stream = SounddeviceAudio().open_output(MOUTH, fmt, self._next)
-        self._stream.start()
-
-    def _next(self) -> bytes:
-        return self._signal.next_frame()
-
-    def set_signal(self, signal: Signal) -> None:
-        self._signal = signal
-
-    def close(self) -> None:
-        self._stream.close()
 
 
 class StampTap:
@@ -369,7 +350,7 @@ class Bench:
         self.server.use()
         self.headset = SounddeviceAudio()
         self.stamped = StampedDevice(self.headset)
-        self.mouth = Mouth(FMT)
+        self.mouth = Mouth(FMT, Silence(FMT))
         self.virtual = self.mouth             # (set_signal: what the agent says)
         self.bridge = AudioBridge(self.headset, FMT, HEADSET, HEADSET)
         host, _, port = self.registrar.partition(":")

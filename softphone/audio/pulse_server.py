@@ -29,8 +29,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import threading
 import time
 from pathlib import Path
+
+from dialer.core.audio import AudioFormat
+from softphone.audio.sd_device import SounddeviceAudio
+from softphone.audio.virtual import Signal
 
 HEADSET = "Virtual_Headset"
 MOUTH = "Virtual_Headset_mouth"
@@ -185,3 +190,50 @@ class PulseServer:
         if check and res.returncode != 0:
             raise PulseError(f"pactl {' '.join(args)} failed: {res.stderr.strip()}")
         return res
+
+
+# -------------------------------------------------------------------- the far side of the headset
+class Mouth:
+    """The agent's voice: plays a `Signal` (anything with `next_frame()`) into the virtual
+    headset's microphone, in real time on the sound server's clock."""
+
+    def __init__(self, fmt: AudioFormat, signal: Signal | None = None) -> None:
+        self._fmt = fmt
+        self._signal = signal
+        self._stream = SounddeviceAudio().open_output(MOUTH, fmt, self._next)
+        self._stream.start()
+
+    def _next(self) -> bytes:
+        signal = self._signal
+        return self._fmt.silence() if signal is None else signal.next_frame()
+
+    def set_signal(self, signal: Signal | None) -> None:
+        self._signal = signal
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+class Ear:
+    """Records what the virtual headset's earpiece plays (its sink's monitor), in real time."""
+
+    def __init__(self, fmt: AudioFormat) -> None:
+        self._lock = threading.Lock()
+        self._frames: list[bytes] = []
+        self._stream = SounddeviceAudio().open_input(EAR, fmt, self._heard)
+        self._stream.start()
+
+    def _heard(self, frame: bytes) -> None:
+        with self._lock:
+            self._frames.append(frame)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._frames.clear()
+
+    def heard(self) -> bytes:
+        with self._lock:
+            return b"".join(self._frames)
+
+    def close(self) -> None:
+        self._stream.close()

@@ -59,6 +59,8 @@ class _Stream:
             raise AudioDeviceError(f"cannot start {self._what}: {exc}") from None
 
     def close(self) -> None:
+        if self._closing:
+            return
         self._closing = True
         try:
             self._stream.stop()
