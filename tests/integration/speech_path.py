@@ -1,0 +1,315 @@
+"""Speech from a simulated customer to the agent's headset and back, scored with PESQ.
+
+The customer is an RTP leg of our own: an ARI `externalMedia` channel on the PBX (G.711 u-law)
+whose far end is `LossyRtpLeg`, a paced RTP sender and receiver in this process that drops a
+seeded share of the packets it sends and receives (`loss`): packet loss on the customer's side of
+the call, the same from run to run. (Netem would be the usual tool, but this kernel has no
+`sch_netem`: `tc qdisc add ... netem` says "Specified qdisc kind is unknown".) The leg's receiver
+conceals a lost packet the way a simple phone does: the previous packet again at half level.
+
+The agent is the softphone (pjsua2 + `AudioBridge`) on the sound server's virtual headset: the
+customer's speech is recorded at the earpiece (`Ear`), and the agent's speech is played into the
+microphone (`Mouth`). Both directions run at once, in one mixing bridge with the agent's leg, as
+a customer call does; each is scored with PESQ (ITU-T P.862, narrowband, `pesq` package) against
+what was sent, after aligning the two by cross-correlation.
+
+Speech is a human voice: Asterisk's stock prompts (Allison Smith's recordings, CC BY-SA, GSM in
+the PBX's root filesystem; decoded by sox, what is decoded is the reference), a different text
+each way, so a leak from one direction into the other could not score well. Where that root
+filesystem is not on this machine (a Docker PBX), espeak-ng speaks instead; its synthetic voice
+scores lower through G.711 alone (3.93-4.0 against 4.29 for the prompts, measured here), so its
+figures are not comparable with the targets.
+
+Used by `tests/integration/test_softphone_speech.py` and `bench/softphone_audio.py`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import socket
+import struct
+import subprocess
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dialer.config.settings import Settings
+from dialer.core.audio import AudioFormat
+from dialer.pbx.rootfs import rootfs_path
+
+CUSTOMER_SAYS = ("Hello, this is Maria Lopez. I am calling about the parcel that was meant to "
+                 "arrive on Tuesday. The tracking page still says it is at the depot in Denver, "
+                 "and nobody has called me back.")
+AGENT_SAYS = ("Good afternoon, and thank you for your patience. I can see your order on my "
+              "screen. The driver will bring it tomorrow morning between nine and eleven, and "
+              "you will get a text message an hour before.")
+
+
+CUSTOMER_PROMPTS = ("tt-monkeysintro", "vm-nobodyavail", "vm-leavemsg")   # 7.6 s
+AGENT_PROMPTS = ("demo-thanks", "tt-weasels")                             # 7.9 s
+
+
+def prompts_dir(settings: Settings) -> Path | None:
+    """The stock prompts in the Docker-less PBX's root filesystem, if it is on this machine."""
+    folder = rootfs_path(settings.cache_dir) / "usr/share/asterisk/sounds/en_US_f_Allison"
+    return folder if all((folder / f"{p}.gsm").exists()
+                         for p in CUSTOMER_PROMPTS + AGENT_PROMPTS) else None
+
+
+def speech(folder: Path, what: str | tuple[Path, ...], rate: int) -> np.ndarray:
+    """Recorded prompts (GSM files, concatenated) or a text spoken by espeak-ng, at `rate` Hz."""
+    key = abs(hash(what))
+    out = folder / f"speech-{rate}-{key}.wav"
+    if not out.exists():
+        if isinstance(what, str):
+            raw = folder / f"espeak-{key}.wav"
+            subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(raw), what],
+                           check=True, capture_output=True)
+            inputs, effects = [str(raw)], ["norm", "-3"]
+        else:
+            inputs, effects = [str(p) for p in what], []
+        subprocess.run(["sox", *inputs, "-r", str(rate), "-c", "1", "-b", "16", str(out),
+                        *effects], check=True, capture_output=True)
+    data = out.read_bytes()
+    pos = data.index(b"data") + 8
+    return np.frombuffer(data[pos:], dtype="<i2").astype(np.int16)
+
+
+# ------------------------------------------------------------------------------ G.711 u-law
+def _ulaw_decode_table() -> np.ndarray:
+    out = np.zeros(256, dtype=np.int16)
+    for i in range(256):
+        b = ~i & 0xFF
+        t = ((b & 0x0F) << 3) + 0x84
+        t <<= (b & 0x70) >> 4
+        out[i] = (0x84 - t) if b & 0x80 else (t - 0x84)
+    return out
+
+
+ULAW_DECODE = _ulaw_decode_table()
+
+
+def ulaw_encode(pcm: np.ndarray) -> bytes:
+    x = pcm.astype(np.int32)
+    sign = np.where(x < 0, 0x80, 0)
+    mag = np.minimum(np.abs(x), 32635) + 0x84
+    exponent = np.floor(np.log2(mag)).astype(np.int32) - 7
+    mantissa = (mag >> (exponent + 3)) & 0x0F
+    return (~(sign | (exponent << 4) | mantissa) & 0xFF).astype(np.uint8).tobytes()
+
+
+# ------------------------------------------------------------------------------ the customer
+class LossyRtpLeg:
+    """The customer's phone: sends `pcm` (8 kHz) as paced 20 ms u-law RTP, then silence, and
+    keeps what arrives; drops a seeded `loss` share of packets each way."""
+
+    def __init__(self, loss: float, seed: int = 17) -> None:
+        if not 0.0 <= loss < 1.0:
+            raise ValueError(f"loss {loss} is outside 0.0..1.0")
+        self.loss = loss
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.1)
+        self.port = self.sock.getsockname()[1]
+        self._tx_rng = random.Random(seed)
+        self._rx_rng = random.Random(seed + 1)
+        self._stop = threading.Event()
+        self._pcm = np.zeros(0, dtype=np.int16)
+        self._pos = 0
+        self._lock = threading.Lock()
+        self.received: dict[int, bytes] = {}   # RTP timestamp -> payload
+        self.sent = self.dropped_tx = self.dropped_rx = 0
+        self._threads: list[threading.Thread] = []
+        self.remote: tuple[str, int] | None = None
+
+    def start(self, remote: tuple[str, int]) -> None:
+        self.remote = remote
+        for fn in (self._send, self._receive):
+            t = threading.Thread(target=fn, daemon=True, name=f"rtp-leg-{fn.__name__}")
+            t.start()
+            self._threads.append(t)
+
+    def say(self, pcm: np.ndarray) -> None:
+        with self._lock:
+            self._pcm, self._pos = pcm, 0
+
+    def clear_received(self) -> None:
+        with self._lock:
+            self.received.clear()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(2)
+        self.sock.close()
+
+    def _next_payload(self) -> bytes:
+        with self._lock:
+            chunk = self._pcm[self._pos:self._pos + 160]
+            self._pos += 160
+        if len(chunk) < 160:
+            chunk = np.concatenate([chunk, np.zeros(160 - len(chunk), dtype=np.int16)])
+        return ulaw_encode(chunk)
+
+    def _send(self) -> None:
+        ssrc = random.Random(self.port).getrandbits(32)
+        seq, ts = 0, 0
+        next_at = time.monotonic()
+        while not self._stop.is_set():
+            payload = self._next_payload()
+            if self._tx_rng.random() >= self.loss:
+                head = struct.pack("!BBHII", 0x80, 0, seq & 0xFFFF, ts & 0xFFFFFFFF, ssrc)
+                assert self.remote is not None
+                self.sock.sendto(head + payload, self.remote)
+                self.sent += 1
+            else:
+                self.dropped_tx += 1
+            seq, ts = seq + 1, ts + 160
+            next_at += 0.02
+            self._stop.wait(max(0.0, next_at - time.monotonic()))
+
+    def _receive(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data = self.sock.recv(2048)
+            except (TimeoutError, OSError):
+                continue
+            if len(data) < 12 or data[0] >> 6 != 2 or data[1] & 0x7F != 0:
+                continue
+            if self._rx_rng.random() < self.loss:
+                self.dropped_rx += 1
+                continue
+            ts = struct.unpack("!I", data[4:8])[0]
+            head = 12 + 4 * (data[0] & 0x0F)
+            with self._lock:
+                self.received[ts] = data[head:]
+
+    def heard(self) -> np.ndarray:
+        """What arrived, on the sender's timeline; a lost packet is concealed by the previous
+        one at half level (then silence)."""
+        with self._lock:
+            got = dict(self.received)
+        if not got:
+            return np.zeros(0, dtype=np.int16)
+        first, last = min(got), max(got)
+        out, prev = [], np.zeros(160, dtype=np.int16)
+        concealed = False
+        for ts in range(first, last + 1, 160):
+            payload = got.get(ts)
+            if payload is not None and len(payload) == 160:
+                prev = ULAW_DECODE[np.frombuffer(payload, dtype=np.uint8)]
+                out.append(prev)
+                concealed = False
+            else:
+                out.append((prev // 2).astype(np.int16) if not concealed else
+                           np.zeros(160, dtype=np.int16))
+                concealed = True
+        return np.concatenate(out)
+
+
+# ------------------------------------------------------------------------------ scoring
+def align(ref: np.ndarray, deg: np.ndarray) -> np.ndarray:
+    """The stretch of `deg` that lines up with `ref` (by cross-correlation), as long as `ref`."""
+    if len(deg) < len(ref):
+        deg = np.concatenate([deg, np.zeros(len(ref) - len(deg), dtype=deg.dtype)])
+    n = 1 << int(np.ceil(np.log2(len(deg) + len(ref))))
+    corr = np.fft.irfft(np.fft.rfft(deg.astype(float), n) *
+                        np.conj(np.fft.rfft(ref.astype(float), n)), n)
+    lag = int(np.argmax(corr[:len(deg) - len(ref) + 1]))
+    return deg[lag:lag + len(ref)]
+
+
+def pesq_nb(ref: np.ndarray, deg: np.ndarray, rate: int = 8000) -> float:
+    from pesq import pesq  # type: ignore[import-untyped]
+    return float(pesq(rate, ref, align(ref, deg), "nb"))
+
+
+def to_8k(pcm16k: np.ndarray) -> np.ndarray:
+    """16 kHz -> 8 kHz (a short low-pass, then every other sample)."""
+    taps = np.array([-0.0106, 0.0, 0.0557, 0.0, -0.1326, 0.0, 0.3875, 0.5, 0.3875, 0.0,
+                     -0.1326, 0.0, 0.0557, 0.0, -0.0106])
+    filtered = np.convolve(pcm16k.astype(float), taps / taps.sum(), mode="same")
+    return np.clip(filtered[::2], -32768, 32767).astype(np.int16)
+
+
+class PcmSignal:
+    """A `Signal` that plays 16-bit `pcm` once (in the stream's frames), then silence."""
+
+    def __init__(self, pcm: np.ndarray, fmt: AudioFormat) -> None:
+        self._bytes = pcm.astype("<i2").tobytes()
+        self._fmt = fmt
+        self._pos = 0
+
+    def next_frame(self) -> bytes:
+        size = self._fmt.frame_bytes
+        chunk = self._bytes[self._pos:self._pos + size]
+        self._pos += size
+        return chunk + bytes(size - len(chunk))
+
+
+@dataclass(frozen=True)
+class SpeechScore:
+    voice: str            # "prompts" (recorded) or "espeak-ng"
+    loss: float
+    to_agent: float
+    to_customer: float
+    dropped_tx: int
+    dropped_rx: int
+
+
+async def score_speech(probe: Any, agent_endpoint: str, mouth: Any, ear: Any, folder: Path,
+                       fmt: AudioFormat, loss: float, seed: int = 17) -> SpeechScore:
+    """One customer call: `probe` (an `AriProbe`) calls the agent (whose softphone must answer by
+    itself) and bridges it with our lossy RTP leg; both sides speak at once; PESQ both ways."""
+    prompts = prompts_dir(probe.settings)
+    customer: str | tuple[Path, ...] = CUSTOMER_SAYS
+    agent_voice: str | tuple[Path, ...] = AGENT_SAYS
+    if prompts is not None:
+        customer = tuple(prompts / f"{p}.gsm" for p in CUSTOMER_PROMPTS)
+        agent_voice = tuple(prompts / f"{p}.gsm" for p in AGENT_PROMPTS)
+    to_agent_8k = speech(folder, customer, 8000)
+    agent_16k = speech(folder, agent_voice, fmt.rate)
+    agent_8k = speech(folder, agent_voice, 8000)
+    leg = LossyRtpLeg(loss, seed)
+    ari = probe.ari
+    bridge = f"speech-{uuid.uuid4().hex[:10]}"
+    ext = f"customer-{uuid.uuid4().hex[:10]}"
+    agent = await probe.call_agent(agent_endpoint)
+    try:
+        await ari.post("channels/externalMedia", app=probe.app, channelId=ext,
+                       external_host=f"127.0.0.1:{leg.port}", format="ulaw")
+        probe.channels.append(ext)
+        host = (await ari.get(f"channels/{ext}/variable",
+                              variable="UNICASTRTP_LOCAL_ADDRESS"))["value"]
+        port = int((await ari.get(f"channels/{ext}/variable",
+                                  variable="UNICASTRTP_LOCAL_PORT"))["value"])
+        leg.start((host, port))
+        await ari.post("bridges", type="mixing", bridgeId=bridge)
+        await ari.post(f"bridges/{bridge}/addChannel", channel=f"{agent},{ext}")
+        await asyncio.sleep(2.0)                      # media flowing, FIFOs and buffers settled
+        ear.clear()
+        leg.clear_received()
+        leg.say(to_agent_8k)
+        mouth.set_signal(PcmSignal(agent_16k, fmt))
+        talk = max(len(to_agent_8k) / 8000, len(agent_16k) / fmt.rate)
+        await asyncio.sleep(talk + 1.5)
+        heard_by_agent = to_8k(np.frombuffer(ear.heard(), dtype="<i2"))
+        heard_by_customer = leg.heard()
+    finally:
+        mouth.set_signal(None)
+        leg.stop()
+        for ch in (ext, agent):
+            await probe.hangup(ch)
+        try:
+            await ari.delete(f"bridges/{bridge}")
+        except Exception:  # noqa: BLE001 - already gone
+            pass
+    return SpeechScore("prompts" if prompts else "espeak-ng", loss,
+                       pesq_nb(to_agent_8k, heard_by_agent), pesq_nb(agent_8k, heard_by_customer),
+                       leg.dropped_tx, leg.dropped_rx)
