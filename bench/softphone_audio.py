@@ -41,6 +41,7 @@ Usage: .venv/bin/python bench/softphone_audio.py [--idle 20] [--call 40] [--burs
 from __future__ import annotations
 
 import argparse
+import asyncio
 import math
 import shutil
 import signal
@@ -72,10 +73,11 @@ from softphone.audio.device import (  # noqa: E402
     FrameSink,
     FrameSource,
 )
-from softphone.audio.pulse_server import HEADSET, Mouth, PulseError, PulseServer  # noqa: E402
+from softphone.audio.pulse_server import HEADSET, Ear, Mouth, PulseError, PulseServer  # noqa: E402
 from softphone.audio.sd_device import SounddeviceAudio  # noqa: E402
 from softphone.audio.virtual import Silence, tone  # noqa: E402
 from softphone.sip.api import (  # noqa: E402
+    AUTO_ANSWER,
     CallState,
     CallStateChanged,
     EventQueue,
@@ -90,6 +92,8 @@ from softphone.sip.pjsua2_ua import (  # noqa: E402
     PjsuaUserAgent,
     local_address_towards,
 )
+from tests.integration.ari_probe import AriProbe  # noqa: E402
+from tests.integration.speech_path import SpeechScore, score_speech  # noqa: E402
 
 SEAT = 1018
 ECHO = "9196"
@@ -336,7 +340,7 @@ def summary(values: list[float]) -> str:
 # ---------------------------------------------------------------------------- the phone
 class Bench:
     def __init__(self, seat: int, folder: Path, registrar: str | None = None,
-                 jb: JitterBufferConfig | None = None) -> None:
+                 jb: JitterBufferConfig | None = None, device_clock: bool = False) -> None:
         self.settings = load_settings()
         s = self.settings
         status = backend(s, log=lambda _m: None).status()
@@ -356,9 +360,10 @@ class Bench:
         host, _, port = self.registrar.partition(":")
         stack = PjsuaStack.shared(bind=local_address_towards(host, int(port or 5060)),
                                   jitter_buffer=jb or JitterBufferConfig(),
-                                  frame_ms=FMT.frame_ms)
+                                  frame_ms=FMT.frame_ms, device_clock=device_clock)
         self.ua = PjsuaUserAgent(SipAccount(f"agent{seat}", s.agents.sip_password(seat),
-                                            self.registrar), self.bridge, stack=stack)
+                                            self.registrar), self.bridge, AUTO_ANSWER,
+                                 stack=stack)
         self.events = EventQueue()
         self.ua.add_listener(self.events)
 
@@ -525,6 +530,25 @@ def measure_long_call(b: Bench, minutes: float) -> LongCall:
                     b.bridge.losses, jbuf)
 
 
+def measure_speech(b: Bench, loss: float, runs: int, folder: Path) -> list[SpeechScore]:
+    """`runs` customer calls (seeds 17, 18, ...): PESQ both ways at `loss` (tests/integration/
+    speech_path.py: our own RTP leg with seeded loss, bridged with the agent over ARI)."""
+    b.bridge.device = b.headset
+
+    async def go() -> list[SpeechScore]:
+        scores = []
+        async with AriProbe(b.settings, app=f"bench-speech-{int(time.time())}") as probe:
+            ear = Ear(FMT)
+            try:
+                for i in range(runs):
+                    scores.append(await score_speech(probe, f"PJSIP/{b.ua.account.user}",
+                                                     b.mouth, ear, folder, FMT, loss, 17 + i))
+            finally:
+                ear.close()
+        return scores
+    return asyncio.run(go())
+
+
 def main(argv: list[str] | None = None) -> int:
     global FMT
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -538,6 +562,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jb", default="",
                         help="PJSIP jitter buffer init,min_pre,max_pre,max in ms "
                              "(-1: PJSIP's default; default: the softphone's own)")
+    parser.add_argument("--speech-runs", type=int, default=3,
+                        help="customer calls scored with PESQ at each loss (0: none)")
+    parser.add_argument("--loss", type=float, action="append",
+                        help="customer-side packet loss for the speech calls, 0..1 "
+                             "(repeatable; default 0 and 0.03)")
+    parser.add_argument("--clock", choices=("device", "pjsip"), default="device",
+                        help="what ticks PJSIP's conference: the headset (device_clock.py) "
+                             "or PJSIP's null sound device")
     parser.add_argument("--frame-ms", type=int, default=20, choices=(10, 20),
                         help="audio frame (conference tick, device block, FIFO frame), ms")
     args = parser.parse_args(argv)
@@ -554,13 +586,17 @@ def main(argv: list[str] | None = None) -> int:
     b: Bench | None = None
     tmp = tempfile.TemporaryDirectory(prefix="bench-softphone-audio-")
     long: LongCall | None = None
+    speech: dict[float, list[SpeechScore]] = {}
     try:
-        b = Bench(args.seat, Path(tmp.name), args.registrar, jb)
+        b = Bench(args.seat, Path(tmp.name), args.registrar, jb, args.clock == "device")
         b.register()
         idle, busy = measure_cpu(b, args.idle, args.call)
         lat = measure_latency(b, args.bursts, Path(tmp.name))
         if args.minutes > 0:
             long = measure_long_call(b, args.minutes)
+        for loss in args.loss or [0.0, 0.03]:
+            if args.speech_runs > 0:
+                speech[loss] = measure_speech(b, loss, args.speech_runs, Path(tmp.name))
     except Unavailable as exc:
         print(f"softphone_audio: {exc}", file=sys.stderr)
         return 2
@@ -598,6 +634,15 @@ def main(argv: list[str] | None = None) -> int:
               f"dropped={long.dropped} fifo_target_frames={long.targets[0]},{long.targets[1]} "
               f"device_losses={long.losses}")
         print(f"detail: long call pjsua jitter buffer (ms): {long.jbuf}")
+    for loss, scores in speech.items():
+        to_a = [sc.to_agent for sc in scores]
+        to_c = [sc.to_customer for sc in scores]
+        print(f"speech_quality pesq_to_agent={statistics.mean(to_a):.2f} "
+              f"pesq_to_customer={statistics.mean(to_c):.2f} loss={loss:g} runs={len(scores)} "
+              f"min_to_agent={min(to_a):.2f} min_to_customer={min(to_c):.2f} "
+              f"voice={scores[0].voice}")
+        print("detail: speech runs (to agent / to customer): " +
+              ", ".join(f"{a:.2f}/{c:.2f}" for a, c in zip(to_a, to_c, strict=True)))
     return 0
 
 

@@ -105,6 +105,7 @@ class AudioBridge:
         self._stopped = threading.Event()
         self._retry_s = retry_s
         self._listeners: list[Callable[[DeviceEvent], None]] = []
+        self._clock: Callable[[], None] | None = None
         self.losses = 0
         self._tap: AudioTap | None = None
         self.mic_muted = False
@@ -225,6 +226,12 @@ class AudioBridge:
     def set_tap(self, tap: AudioTap | None) -> None:
         self._tap = tap
 
+    def set_clock(self, tick: Callable[[], None] | None) -> None:
+        """`tick()` runs one tick of the SIP stack's conference; given, the headset's output
+        callback calls it before taking each frame (the stack then runs on the headset's clock:
+        softphone/sip/device_clock.py)."""
+        self._clock = tick
+
     def stats(self) -> BridgeStats:
         with self._lock:
             return BridgeStats(FifoStats(**vars(self._mic.stats)),
@@ -268,6 +275,9 @@ class AudioBridge:
             self._mic.push(frame)
 
     def _pull_speaker(self) -> bytes:
+        clock = self._clock
+        if clock is not None and self._lost is None:
+            clock()
         with self._lock:
             frame = self._speaker.pop()
         self.speaker_dbfs = rms_dbfs(samples_of(frame)[::4])

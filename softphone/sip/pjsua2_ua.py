@@ -59,6 +59,7 @@ from softphone.sip.api import (
     SipError,
     UaEvent,
 )
+from softphone.sip.device_clock import ConferenceClock
 from softphone.sip.states import CallTracker, IllegalTransition, registration_outcome
 
 log = logging.getLogger(__name__)
@@ -168,8 +169,12 @@ class PjsuaStack:
 
     def __init__(self, bind: str = "", sip_port: int = 0, log_level: int = 0,
                  log_file: str = "", clock_rate: int = 16000, user_agent: str = "",
-                 jitter_buffer: JitterBufferConfig = DEFAULT_JB, frame_ms: int = 20) -> None:
+                 jitter_buffer: JitterBufferConfig = DEFAULT_JB, frame_ms: int = 20,
+                 device_clock: bool = False) -> None:
         self.bind = bind
+        self.device_clock = device_clock   # the headset ticks the conference (device_clock.py)
+        self.clock: ConferenceClock | None = None
+        self.clock_owner: object | None = None
         self.jitter_buffer = jitter_buffer
         self.frame_ms = frame_ms   # the conference bridge's tick; the agents' AudioPorts match it
         self.requested_port = sip_port
@@ -324,7 +329,11 @@ class PjsuaStack:
             tcfg.boundAddress = self.bind
         self.transport_id = ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
         ep.libStart()
-        ep.audDevManager().setNullDev()
+        if self.device_clock:
+            self.clock = ConferenceClock(ep, 2 * self.clock_rate * self.frame_ms // 1000,
+                                         self.frame_ms)
+        else:
+            ep.audDevManager().setNullDev()
         for codec in ep.codecEnum2():
             ep.codecSetPriority(codec.codecId, CODEC_PRIORITY.get(codec.codecId, 0))
         info = ep.transportGetInfo(self.transport_id)
@@ -332,6 +341,8 @@ class PjsuaStack:
         self.local_address = (host, int(port))
 
     def _destroy_endpoint(self) -> None:
+        if self.clock is not None:
+            self.clock.close()
         self.agents.clear()
         self._empty_graveyard()
         # what a user agent left open (calls, then audio ports, then accounts) goes before the
@@ -791,6 +802,12 @@ class PjsuaUserAgent:
         call.media = [media]
         media.startTransmit(self._port)
         self._port.startTransmit(media)
+        clock = self._stack.clock
+        set_clock = getattr(self._audio, "set_clock", None)
+        if clock is not None and set_clock is not None and \
+                self._stack.clock_owner in (None, self._audio):
+            self._stack.clock_owner = self._audio       # one headset drives the clock
+            set_clock(clock.tick)
         self._audio.start()
 
     def _detach(self) -> None:

@@ -289,3 +289,24 @@ def test_fifo_trims_a_backlog_that_never_drains() -> None:
         f.push(fr(i % 250))
         f.pop()
     assert f.depth == 0 and f.stats.trimmed == 5 and f.stats.underruns == 0  # popped at once
+
+
+def test_bridge_on_the_device_clock_plays_what_the_tick_received_at_once() -> None:
+    dev = VirtualAudioDevice(FMT, tone(697, FMT), realtime=False)
+    bridge = AudioBridge(dev, FMT)
+    far_end = tone_frames(1004, 10)
+    sent: list[bytes] = []
+
+    def tick() -> None:                    # what the SIP conference does on each tick
+        sent.append(bridge.read_tx_frame())
+        bridge.write_rx_frame(far_end[len(sent) - 1])
+
+    bridge.set_clock(tick)
+    bridge.start()
+    dev.tick(10)
+    played = dev.captured()
+    assert len(sent) == 10                 # one conference tick per device frame
+    assert played[:FMT.frame_bytes] == far_end[0]      # no speaker FIFO delay
+    assert played == b"".join(far_end)
+    assert bridge.stats().speaker.underruns == 0
+    assert dominant_frequency(samples_of(b"".join(sent[1:])), FMT.rate) == pytest.approx(697, abs=2)
