@@ -1,8 +1,11 @@
 """Benchmark (not a test): the delay the softphone adds to audio, each way, and its CPU per call.
 
 Runs the real softphone path: our `UserAgent` on pjsua2 registered as seat agent1018 on the real
-Asterisk, its `AudioBridge`, and a `VirtualAudioDevice` as the sound card (a real-time clock like a
-card's), calling the PBX's echo extension 9196 (what we send comes back). Three parts:
+Asterisk, its `AudioBridge`, and a headset on a private PulseAudio server (`PulseServer`: null
+sinks clocked in real time, opened by name through sounddevice as a USB headset would be; the
+agent's voice is played into its microphone by `Mouth`), calling the PBX's echo extension 9196
+(what we send comes back). By default the headset ticks PJSIP's conference (`--clock device`, as
+the GUI softphone does; `--clock pjsip` for PJSIP's null-device clock). Parts:
 
 1. **idle**: registered, no call, for `--idle` seconds: the process's CPU time (all threads:
    pjsua's event pump, its media and clock threads, ours) over the wall time.
@@ -28,14 +31,23 @@ card's), calling the PBX's echo extension 9196 (what we send comes back). Three 
    adds to a conversation's round trip). PJSIP's jitter buffer's own view (its average delay,
    from the stream's statistics at the end of the call) is printed alongside.
 
+4. **underruns**: a call of `--minutes` with a steady voice both ways; the bridge's FIFO
+   underruns (each a gap heard) and PJSIP's jitter buffer's counters.
+5. **speech quality**: `--speech-runs` customer calls at each `--loss` (default 0 and 3 %): PESQ
+   narrowband both ways (tests/integration/speech_path.py).
+
 Prints
     softphone_audio_ms added=<x> mic_to_net=<a> net_to_speaker=<b> ...
     softphone_cpu_pct per_call=<y> call=<c> idle=<i>
+    softphone_underruns total=<n> mic=<m> speaker=<s> minutes=<t> ...
+    speech_quality pesq_to_agent=<a> pesq_to_customer=<b> loss=<p> runs=<r> ...
 and the split of each way on `detail:` lines. Needs the PBX (`.venv/bin/dialer pbx up`) and
 `dumpcap` (Debian's wireshark/tshark), run as root (loopback capture). Exit status: 0 measured,
 1 the measurement failed, 2 the PBX or a tool is missing.
 
 Usage: .venv/bin/python bench/softphone_audio.py [--idle 20] [--call 40] [--bursts 40]
+           [--minutes 10] [--speech-runs 3] [--loss 0 --loss 0.03] [--clock device|pjsip]
+           [--jb init,min_pre,max_pre,max] [--frame-ms 20|10]
 """
 
 from __future__ import annotations
