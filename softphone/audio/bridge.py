@@ -89,7 +89,7 @@ class AudioBridge:
     def __init__(self, device: AudioDevice, fmt: AudioFormat | None = None,
                  input_device: str | None = None, output_device: str | None = None,
                  target_frames: int = 1, max_frames: int = 6, max_target: int = 4,
-                 settle_frames: int = 25, retry_s: float = 0.5) -> None:
+                 settle_frames: int = 150, retry_s: float = 0.5) -> None:
         self.device = device
         self._fmt = fmt or AudioFormat()
         self.input_device = input_device
