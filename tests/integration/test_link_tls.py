@@ -27,6 +27,7 @@ from dialer.service.client import AgentClient  # noqa: E402
 from dialer.service.tls import client_context, server_context  # noqa: E402
 from softphone.link import AgentLink  # noqa: E402
 from tests.integration.link_env import SUPERVISOR, LinkEnv, link_env  # noqa: E402
+from tests.integration.qt_wait import until  # noqa: E402
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -91,23 +92,15 @@ async def test_the_softphones_link_logs_in_over_wss(qapp: QApplication, env: Lin
     link.opened.connect(lambda: opened.append(True))
     link.open(env.url, ca_file=str(cert[0]))
     try:
-        await _until(lambda: opened, "the wss connection")
+        await until(lambda: opened, what="the wss connection")
         link.login("agent1001", "right-password")
-        await _until(lambda: any(isinstance(m, p.LoginOk) for m in got), "login_ok")
+        await until(lambda: any(isinstance(m, p.LoginOk) for m in got), what="login_ok")
     finally:
         link.close()
     untrusting = AgentLink()
     closed: list[str] = []
     untrusting.closed.connect(closed.append)
     untrusting.open(env.url)                     # the system's CAs only
-    await _until(lambda: closed, "the refusal")
+    await until(lambda: closed, what="the refusal")
     assert "certificate verify failed" in closed[0]
 
-
-async def _until(check: object, what: str, timeout: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not check():  # type: ignore[operator]
-        assert loop.time() < deadline, f"timed out waiting for {what}"
-        QApplication.processEvents()
-        await asyncio.sleep(0.02)

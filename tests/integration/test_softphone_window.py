@@ -12,7 +12,6 @@ the agent's must reach the customer. The window runs offscreen."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import re
@@ -44,21 +43,11 @@ from softphone.sip.pjsua2_ua import PjsuaUserAgent  # noqa: E402
 from softphone.ui.login_dialog import LoginRequest  # noqa: E402
 from softphone.ui.main_window import MainWindow  # noqa: E402
 from tests.integration.dialer_env import DialerEnv, dialer_env, password  # noqa: E402
+from tests.integration.qt_wait import until  # noqa: E402
 
 pytestmark = pytest.mark.pbx
 
 SEAT = 1014
-
-
-async def until(check: Callable[[], object], timeout: float = 10.0, what: str = "") -> None:
-    """Run Qt's and asyncio's loops together until `check()` is true."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not check():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what or check}")
-        QApplication.processEvents()
-        await asyncio.sleep(0.02)
 
 
 def _shot(widget: object, name: str) -> None:
