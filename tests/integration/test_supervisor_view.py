@@ -216,6 +216,10 @@ async def test_the_page_runs_under_its_content_policy_in_a_real_browser(
                     "background-color")
                 logs = b.get_log("browser")
                 b.find_element(By.ID, "logout").click()
+                for _ in range(40):                 # a click does not wait for the next page
+                    if "log in" in b.title:
+                        break
+                    time.sleep(0.1)
                 return shown, color, logs, b.title
 
             shown, color, logs, title = await asyncio.to_thread(session)
