@@ -312,9 +312,15 @@ async def _run_campaign(settings: Settings, tmp_path: Path, trunks_file: Path, s
                               link_port=8767, caller_id=caller_id) as env:
             bots = [asyncio.create_task(scripted_agent(env.url, f"agent{s}", password(s), "SALE"))
                     for s in seats]
-            while sum(1 for a in env.engine.floor.seats.values()
-                      if a.leg.value == "up" and a.machine.state.value == "ready") < len(seats):
+            for _ in range(300):
+                if sum(1 for a in env.engine.floor.seats.values() if a.leg.value == "up"
+                       and a.machine.state.value == "ready") == len(seats):
+                    break
+                assert not any(b.done() for b in bots), [b.exception() for b in bots if b.done()]
                 await asyncio.sleep(0.1)
+            else:
+                raise AssertionError(f"the agents were not ready in 30 s: "
+                                     f"{list(env.engine.floor.seats.values())}")
             set_campaign_status(env.db, env.campaign_id, CampaignStatus.STARTED)
             watcher = asyncio.create_task(watch(env)) if watch else None
             summary = repo.campaign_summary(env.db, env.campaign_id)
