@@ -8,16 +8,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import (
-    ColumnElement,
-    CursorResult,
-    Select,
-    exists,
-    false,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import ColumnElement, CursorResult, Select, exists, false, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from dialer.core import selection as rules_mod
@@ -28,14 +19,7 @@ from dialer.core.timeutil import require_aware
 from dialer.db.campaigns import load_rules
 from dialer.db.database import Database
 from dialer.db.decisions import clear_reservation, numbers_of, open_callbacks, pure_contact
-from dialer.db.models import (
-    AttemptEvent,
-    CallAttempt,
-    Callback,
-    Contact,
-    ContactNumber,
-    DncEntry,
-)
+from dialer.db.models import AttemptEvent, CallAttempt, Callback, Contact, ContactNumber, DncEntry
 from dialer.db.records import Claim, ClaimLostError, ContactRecord
 
 CANDIDATES_PER_KIND = 50

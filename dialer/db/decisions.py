@@ -7,10 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import (
-    false,
-    select,
-)
+from sqlalchemy import false, select
 from sqlalchemy.orm import Session
 
 from dialer.core import selection as rules_mod
@@ -18,12 +15,7 @@ from dialer.core.calling_hours import zones_from_key
 from dialer.core.results import CallResult
 from dialer.core.selection import ContactState, Decision
 from dialer.db.campaigns import load_rules
-from dialer.db.models import (
-    CallAttempt,
-    Callback,
-    Contact,
-    ContactNumber,
-)
+from dialer.db.models import CallAttempt, Callback, Contact, ContactNumber
 from dialer.db.records import ContactOutcome
 
 

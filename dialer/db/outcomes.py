@@ -7,10 +7,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    false,
-    select,
-)
+from sqlalchemy import false, select
 from sqlalchemy.orm import Session
 
 from dialer.core.callbacks import handovers

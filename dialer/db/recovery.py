@@ -6,11 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import (
-    delete,
-    func,
-    select,
-)
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from dialer.core.agent_state import AgentState
@@ -19,12 +15,7 @@ from dialer.core.selection import ContactState
 from dialer.core.timeutil import require_aware
 from dialer.db.database import Database
 from dialer.db.decisions import clear_reservation, decide_after_attempt
-from dialer.db.models import (
-    AgentStateLog,
-    AttemptEvent,
-    CallAttempt,
-    Contact,
-)
+from dialer.db.models import AgentStateLog, AttemptEvent, CallAttempt, Contact
 from dialer.db.records import RecoveryReport
 
 INTERRUPTED_NOTE = "dialer stopped while the attempt was in progress (recovered at restart)"

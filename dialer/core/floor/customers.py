@@ -15,11 +15,7 @@ from dialer import pacing as pc
 from dialer.core import agent_state as st
 from dialer.core.floor import messages as m
 from dialer.core.floor.phases import CallPhase, CustomerCall
-from dialer.core.floor.seats import (
-    CUSTOMER_PREFIX,
-    Leg,
-    Seat,
-)
+from dialer.core.floor.seats import CUSTOMER_PREFIX, Leg, Seat
 from dialer.core.results import (
     AmdStatus,
     AttemptPhase,
