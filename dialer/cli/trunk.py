@@ -27,7 +27,8 @@ from typing import Any
 
 from dialer.ari import AriError
 from dialer.config.settings import Settings, SettingsError
-from dialer.config.trunks import Trunk, TrunkError, TrunkFault, TrunkKind, fault_of
+from dialer.config.trunks import Trunk, TrunkError, TrunkKind
+from dialer.core.trunk_faults import TrunkFault, fault_of
 from dialer.pbx import Backend, PbxError, backend
 
 COMMANDS = ("trunk", "qa")

@@ -23,14 +23,8 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 
 from dialer.config.settings import Settings
-from dialer.config.trunks import (
-    Trunk,
-    TrunkError,
-    TrunkFault,
-    TrunkSelector,
-    load_trunks,
-    trunks_path,
-)
+from dialer.config.trunks import Trunk, TrunkError, load_trunks, trunks_path
+from dialer.core.trunk_faults import TrunkFault, TrunkSelector
 from dialer.pbx.render import values
 
 log = logging.getLogger(__name__)

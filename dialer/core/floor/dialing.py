@@ -20,13 +20,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from dialer import pacing as pc
-from dialer.config.trunks import TrunkFault, fault_of
 from dialer.core import agent_state as st
 from dialer.core.campaign import CampaignStatus, DialMode
 from dialer.core.floor import messages as m
 from dialer.core.floor.phases import CallPhase, CustomerCall
 from dialer.core.floor.seats import FloorRefused, Leg, Seat
 from dialer.core.results import CallFacts, CallResult
+from dialer.core.trunk_faults import TrunkFault, fault_of
 
 if TYPE_CHECKING:
     from dialer.core.floor.floor import Floor
