@@ -21,9 +21,9 @@ def neutralize(value: Any) -> Any:
 
     Every such text cell is quoted, phone numbers included: `+12125550100` is read as a formula
     too (a spreadsheet shows 12125550100, dropping the `+`), and a rule by column would leave
-    the next free-text column open. Our own importers (`dialer.lists.parse_number`, so `dialer
-    list import` and `dialer dnc import`) read a number with a leading `'` back as the number.
-    Numbers that are Python numbers (durations, counts) are written as they are.
+    the next free-text column open. Our own importers (`dialer.core.numbers.parse_number`, so
+    `dialer list import` and `dialer dnc import`) read a number with a leading `'` back as the
+    number. Numbers that are Python numbers (durations, counts) are written as they are.
     """
     if isinstance(value, str) and value.startswith(FORMULA_STARTS):
         return "'" + value

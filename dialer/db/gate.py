@@ -28,13 +28,13 @@ from sqlalchemy.orm import Session
 from dialer.core.calling_hours import HoursVerdict, check_hours, effective_zones, zones_from_key
 from dialer.core.campaign import CampaignStatus
 from dialer.core.dnc import DncHit
+from dialer.core.numbers import NumberError, parse_number
 from dialer.core.timeutil import require_aware
 from dialer.db import repository as repo
 from dialer.db.campaigns import load_rules
 from dialer.db.database import Database
 from dialer.db.dnc import hits_in_session
 from dialer.db.models import Campaign, Contact, ContactNumber
-from dialer.lists import NumberError, parse_number
 
 
 class Block(enum.Enum):
