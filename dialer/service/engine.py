@@ -3,7 +3,7 @@
 `dialer.core.floor.Floor` decides everything (agents, calls, pacing, limits, resync); `Engine`
 only moves facts in and commands out:
 
-    ARI events WebSocket --(ARI event -> floor event, `_ari_event`)--> floor.handle(event, now)
+    ARI events WebSocket --(ARI event -> floor event, `AriEvents`)---> floor.handle(event, now)
     agent link requests  --(`request`)------------------------------> floor.handle(event, now)
     the floor's timer    --(`loop.call_at(floor.next_timer())`)-------> floor.handle_timer(now)
     database answers     --(claims, campaigns read: `DbWriter` futures)--> floor.handle(...)
@@ -29,31 +29,24 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Callable, Coroutine
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from dialer.ari import AriClient, AriError
 from dialer.core import agent_state as st
-from dialer.core.campaign import CampaignStatus, DialMode
 from dialer.core.floor import CallPhaseError, Floor, FloorRefused, Limits
 from dialer.core.floor import messages as m
-from dialer.core.floor.seats import AGENT_PREFIX, CUSTOMER_PREFIX
-from dialer.db import gate
 from dialer.db import repository as repo
-from dialer.db.agents import log_agent_transition
-from dialer.db.campaigns import list_campaigns
 from dialer.db.database import Database
 from dialer.db.ledger import compliance_hold
-from dialer.db.pacing_history import warm_pacer
 from dialer.safe_harbor import default_message, safe_harbor_media
-from dialer.service.fax import fax_detect_variables, fax_detected, fax_detection_available
+from dialer.service import engine_db
+from dialer.service.ari_events import AriEvents
+from dialer.service.engine_db import utcnow
+from dialer.service.fax import fax_detect_variables, fax_detection_available
 from dialer.service.writer import DbWriter
 
 log = logging.getLogger(__name__)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class Outbox:
@@ -61,12 +54,6 @@ class Outbox:
 
     def send(self, kind: str, re: str | None = None, **fields: Any) -> None:
         raise NotImplementedError
-
-
-def contact_view(record: repo.ContactRecord, number: str) -> dict[str, Any]:
-    return {"id": record.id, "number": number, "numbers": list(record.numbers),
-            "fields": dict(record.fields), "time_zone": record.time_zone,
-            "attempts": record.attempts}
 
 
 class Engine:
@@ -96,7 +83,7 @@ class Engine:
         self._supervised: set[asyncio.Task[Any]] = set()
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
-        self._customers: dict[str, dict[str, Any]] = {}   # what ARI told of each customer call
+        self.ari_events = AriEvents()         # ARI events -> floor events (ari_events.py)
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self, timeout: float = 15.0) -> None:
@@ -279,7 +266,7 @@ class Engine:
                 return
             self.feed(m.CustomerBridged(cmd.attempt_id, cmd.agent_id))
         elif isinstance(cmd, m.Originate):
-            self._customers[cmd.channel_id] = {}
+            self.ari_events.placing(cmd.channel_id)
             try:
                 # the fax detector rides on the originate: nothing waits for it on the answer
                 body = {"variables": fax_detect_variables()} if self.fax_detection else None
@@ -288,7 +275,7 @@ class Engine:
                                channelId=cmd.channel_id, timeout=cmd.ring_timeout,
                                **({"callerId": cmd.caller_id} if cmd.caller_id else {}))
             except AriError as exc:
-                self._customers.pop(cmd.channel_id, None)
+                self.ari_events.not_placed(cmd.channel_id)
                 self.feed(m.OriginateFailed(cmd.attempt_id, str(exc)))
                 return
             self.feed(m.Originated(cmd.attempt_id))
@@ -332,106 +319,19 @@ class Engine:
             except AriError as exc:
                 self.feed(m.MessageFailed(cmd.attempt_id, str(exc)))
         elif isinstance(cmd, m.Hangup):
-            self._customers.get(cmd.channel_id, {})["ours"] = True
+            self.ari_events.hanging_up(cmd.channel_id)
             with contextlib.suppress(AriError):
                 await ari.delete(f"channels/{cmd.channel_id}")
         elif isinstance(cmd, m.DropBridge):
             with contextlib.suppress(AriError):
                 await ari.delete(f"bridges/{cmd.bridge_id}")
 
-    # ------------------------------------------------------------------ the database (writer)
-    def _store(self, w: m.Write) -> None:
-        assert self.writer is not None
-        db = self.db
-        if isinstance(w, m.AttemptEvent):
-            self.writer.submit(repo.record_attempt_event, db, w.attempt_id, w.phase, w.at,
-                               detail=w.detail, channel_id=w.channel_id,
-                               agent_id=w.agent_id)
-        elif isinstance(w, m.FinishAttempt):
-            self.writer.submit(repo.finish_attempt, db, w.attempt_id, w.result, w.at,
-                               facts=w.facts, note=w.note,
-                               await_disposition=w.await_disposition)
-        elif isinstance(w, m.CancelAttempt):
-            self.writer.submit(repo.cancel_attempt, db, w.attempt_id, w.at)
-        elif isinstance(w, m.ReleaseContact):
-            delay = timedelta(seconds=w.delay_s) if w.delay_s is not None else None
-            self.writer.submit(repo.release_contact, db, w.contact_id, w.at, delay)
-        elif isinstance(w, m.SaveDisposition):
-            self.writer.submit(repo.save_disposition, db, w.attempt_id, w.code, w.at,
-                               agent_id=w.agent_id, note=w.note, callback_at=w.callback_at,
-                               personal_callback=w.personal,
-                               then=lambda out, exc: self._disposition_saved(w, out, exc))
-            return
-        elif isinstance(w, m.SettleWithoutDisposition):
-            self.writer.submit(repo.settle_without_disposition, db, w.attempt_id, w.at,
-                               w.note)
-        elif isinstance(w, m.AgentTransition):
-            self.writer.submit(log_agent_transition, db, w.agent_id, w.audit)
-        elif isinstance(w, m.UpdateRecord):
-            self.writer.submit(repo.update_contact_fields, db, w.contact_id, w.fields)
-        elif isinstance(w, m.HandOverCallbacks):
-            self.writer.submit(repo.hand_over_personal_callbacks, db, w.campaign_id, w.at,
-                               list(w.logged_in))
-        else:
-            raise TypeError(f"unknown write {w!r}")
-
-    def _disposition_saved(self, w: m.SaveDisposition, out: Any,
-                           exc: BaseException | None) -> None:
-        outbox = self.outboxes.get(w.agent_id)
-        if outbox is None:
-            return
-        if exc is not None:
-            outbox.send("error", re=w.re, code="internal",
-                        message=f"the disposition of attempt {w.attempt_id} was not saved: {exc}")
-        else:
-            outbox.send("disposition_saved", re=w.re, attempt=w.attempt_id, code=w.code,
-                        callback=out.callback_id)
-
-    def _claim_db(self, cmd: m.Claim) -> m.Claimed:
-        now = utcnow()
-        attempt_id: int | None = None
-        if cmd.purpose == "dial":
-            got = gate.claim_for_dialing(self.db, cmd.campaign_id, now, cmd.agent_id)
-            if got is None:
-                return m.Claimed(cmd.ticket, None)
-            claim, attempt_id = got
-        else:
-            offered = repo.claim_next_contact(self.db, cmd.campaign_id, now, cmd.agent_id)
-            if offered is None:
-                return m.Claimed(cmd.ticket, None)
-            claim = offered
-        record = repo.get_contact(self.db, claim.contact_id)
-        return m.Claimed(cmd.ticket, claim, attempt_id, contact_view(record, claim.number))
-
-    def _create_attempt_db(self, cmd: m.CreateAttempt) -> m.AttemptCreated:
-        now = utcnow()
-        claim = cmd.claim
-        assert isinstance(claim, repo.Claim)
-        verdict = gate.check_claim(self.db, claim, now)
-        if not verdict.allowed:
-            # checked again just before dialing: DNC or calling hours may have changed
-            gate.refuse_claim(self.db, claim, now, verdict)
-            return m.AttemptCreated(cmd.agent_id, claim.contact_id, None, verdict.reason, cmd.re)
-        attempt_id = repo.create_attempt(self.db, claim, now, agent_id=cmd.agent_id)
-        return m.AttemptCreated(cmd.agent_id, claim.contact_id, attempt_id, "", cmd.re)
-
-    def _read_campaigns_db(self, running: frozenset[int]) -> m.CampaignsRead:
-        """The campaigns as stored; for predictive ones, the profile's hold, and a pacer warmed
-        from the campaign's recent history for those the floor does not run yet."""
-        infos = tuple(list_campaigns(self.db))
-        now = utcnow()
-        holds: dict[int, str] = {}
-        pacers: dict[int, Any] = {}
-        for info in infos:
-            if info.mode is not DialMode.PREDICTIVE or info.status is not CampaignStatus.STARTED:
-                continue
-            reason = self.holds(self.db, info, now)
-            if reason:
-                holds[info.id] = reason
-            if info.id not in running:
-                pacers[info.id] = warm_pacer(self.db, info, now, now.timestamp(),
-                                             pacer=self.floor.make_pacer(info))
-        return m.CampaignsRead(infos, holds, pacers)
+    # the database (dialer/service/engine_db.py)
+    _store = engine_db._store
+    _disposition_saved = engine_db._disposition_saved
+    _claim_db = engine_db._claim_db
+    _create_attempt_db = engine_db._create_attempt_db
+    _read_campaigns_db = engine_db._read_campaigns_db
 
     # ------------------------------------------------------------------ ARI events
     async def _events_loop(self, backoff_max: float = 5.0) -> None:
@@ -481,76 +381,13 @@ class Engine:
         ours = frozenset(app.get("channel_ids", ())) | frozenset(app.get("bridge_ids", ()))
         log.info("resync with Asterisk: %d channels and %d bridges in application %s",
                  len(app.get("channel_ids", ())), len(app.get("bridge_ids", ())), self.ari.app)
-        for gone in set(self._customers) - channels:     # their ChannelDestroyed was missed
-            del self._customers[gone]
+        self.ari_events.keep_only(channels)       # calls whose ChannelDestroyed was missed
         self.feed(m.PbxConnected(channels, bridges, up, ours))
         self.connected.set()
 
     def _ari_event(self, ev: dict[str, Any]) -> None:
-        kind = ev.get("type", "")
-        channel = ev.get("channel") or ev.get("peer") or {}
-        cid = channel.get("id", "")
-        if not cid and "playback" in ev:
-            cid = ev["playback"].get("target_uri", "").removeprefix("channel:")
-        if cid.startswith(CUSTOMER_PREFIX):
-            self._customer_event(cid, kind, ev)
-        elif cid.startswith(AGENT_PREFIX):
-            agent_id = _agent_of(cid)
-            if agent_id is None:
-                return
-            if kind == "StasisStart":
-                self.feed(m.LegAnswered(agent_id, cid))
-            elif kind == "ChannelDestroyed":
-                self.feed(m.LegGone(agent_id, cid, f"hung up (cause {ev.get('cause')} "
-                                                   f"{ev.get('cause_txt', '')})".strip()))
-
-    def _customer_event(self, cid: str, kind: str, ev: dict[str, Any]) -> None:
-        try:
-            attempt_id = int(cid.removeprefix(CUSTOMER_PREFIX))
-        except ValueError:
-            return
-        facts = self._customers.setdefault(cid, {})
-        if kind == "Dial" and ev.get("dialstatus"):
-            facts["dial_status"] = ev["dialstatus"]
-            if ev["dialstatus"] == "RINGING":
-                self.feed(m.CustomerRinging(attempt_id))
-        elif kind == "ChannelStateChange" and ev["channel"].get("state") == "Ringing":
-            self.feed(m.CustomerRinging(attempt_id))
-        elif kind == "StasisStart":
-            args = ev.get("args") or []
-            if args[:1] == ["amd"]:
-                self.feed(m.MachineVerdict(attempt_id, args[1] if len(args) > 1 else "",
-                                           args[2] if len(args) > 2 else ""))
-            else:
-                self.feed(m.CustomerAnswered(attempt_id))
-        elif fax_detected(ev):
-            self.feed(m.FaxDetected(attempt_id))
-        elif kind == "ChannelHangupRequest" and not ev.get("soft") and not facts.get("ours"):
-            facts["customer"] = True
-        elif kind == "PlaybackStarted":
-            self.feed(m.MessageStarted(attempt_id))
-        elif kind == "PlaybackFinished":
-            # a customer who hangs up during the message makes it "failed": it did play
-            if ev["playback"].get("state") == "failed" and not facts.get("customer"):
-                self.feed(m.MessageFailed(attempt_id, "Asterisk could not play "
-                                          f"{ev['playback'].get('media_uri')}"))
-            else:
-                self.feed(m.MessageFinished(attempt_id))
-        elif kind == "PlaybackFailed":
-            self.feed(m.MessageFailed(attempt_id, f"Asterisk could not play "
-                                                  f"{ev['playback'].get('media_uri')}"))
-        elif kind == "ChannelDestroyed":
-            self._customers.pop(cid, None)
-            self.feed(m.CustomerGone(attempt_id, ev.get("cause"), ev.get("tech_cause"),
-                                     facts.get("dial_status", ""),
-                                     customer_hung_up=bool(facts.get("customer"))))
-
-
-def _agent_of(channel_id: str) -> int | None:
-    try:
-        return int(channel_id.removeprefix(AGENT_PREFIX).split("-", 1)[0])
-    except ValueError:
-        return None
+        for event in self.ari_events.translate(ev):
+            self.feed(event)
 
 
 def _consume(fut: asyncio.Future[Any]) -> None:
