@@ -179,6 +179,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None,
 
 async def _serve(settings: Settings, stop: asyncio.Event | None, lease: Lease) -> None:
     from dialer.service.engine import Engine
+    from dialer.service.guard import Guard
     from dialer.service.link import LinkServer
     from dialer.service.trunk_use import live_trunks
 
@@ -199,7 +200,8 @@ async def _serve(settings: Settings, stop: asyncio.Event | None, lease: Lease) -
         sv = settings.service
         link = LinkServer(engine, sv.link_host, sv.link_port,
                           supervisor=(sv.supervisor_user, sv.supervisor_password),
-                          seats=settings.agents, ssl_context=tls_context(settings))
+                          seats=settings.agents, ssl_context=tls_context(settings),
+                          guard=Guard.from_settings(sv))
         await link.start()
         logging.getLogger(__name__).info("dialer serving agents at %s", settings.service.link_url)
         print(f"dialer: serving agents at {sv.link_url}, the supervisor's live view at "

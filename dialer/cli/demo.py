@@ -32,6 +32,7 @@ from dialer.qa.phones import start_softphones
 from dialer.safe_harbor import install_safe_harbor
 from dialer.service.client import scripted_agent
 from dialer.service.engine import Engine
+from dialer.service.guard import Guard
 from dialer.service.lease import acquire_lease
 from dialer.service.link import LinkServer
 from dialer.service.trunk_use import live_trunks
@@ -89,7 +90,8 @@ async def _run_demo(settings: Settings, db_path: Path, campaign_file: Path,
             engine = Engine(db, ari, live_trunks(settings))
             await engine.start()
             link = LinkServer(engine, settings.service.link_host, port, seats=settings.agents,
-                              ssl_context=tls_context(settings))
+                              ssl_context=tls_context(settings),
+                              guard=Guard.from_settings(settings.service))
             await link.start()
             url = settings.service.link_url
             calls: dict[str, int] = {}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +72,9 @@ class ServiceSettings:
     tls_cert: str = ""     # with tls_key: the agent link is wss:// and the page https://
     tls_key: str = ""
     ca_file: str = ""      # what clients here trust for it (OPENDIALER_CA_FILE; else tls_cert)
+    # agent-link connections: in all, and from one address (a floor behind one NAT address)
+    max_connections: int = 500
+    max_connections_per_address: int = 200
 
     @property
     def web_url(self) -> str:
@@ -120,6 +123,22 @@ def _tls(sv: dict[str, Any], path: Path, env: dict[str, str]) -> dict[str, str]:
     cert, key = (str(path.parent / v) if v and not Path(v).is_absolute() else v
                  for v in (cert, key))
     return {"tls_cert": cert, "tls_key": key, "ca_file": env.get("OPENDIALER_CA_FILE") or cert}
+
+
+def _limits(sv: dict[str, Any], path: Path) -> tuple[int, int]:
+    """The agent link's connection caps (docs/security.md)."""
+    out = {"max_connections": 500, "max_connections_per_address": 200}
+    for key in out:
+        if key in sv:
+            value = _field(sv, "service", key, int, path)
+            if not 1 <= value <= 100_000:
+                raise SettingsError(f"{path}: [service] {key} must be 1-100000, got {value}")
+            out[key] = value
+    if out["max_connections_per_address"] > out["max_connections"]:
+        raise SettingsError(f"{path}: [service] max_connections_per_address "
+                            f"({out['max_connections_per_address']}) cannot exceed "
+                            f"max_connections ({out['max_connections']})")
+    return out["max_connections"], out["max_connections_per_address"]
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
@@ -191,6 +210,10 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
             if "supervisor_password" in sv else own.supervisor_password),
         link_port=int(env["OPENDIALER_LINK_PORT"]) if env.get("OPENDIALER_LINK_PORT", "").isdigit()
         else _port(sv, "service", "link_port", path) if "link_port" in sv else 8765,
-        **_tls(sv, path, env),
     )
+    total, per_address = _limits(sv, path)
+    tls = _tls(sv, path, env)
+    service = replace(service, tls_cert=tls["tls_cert"], tls_key=tls["tls_key"],
+                      ca_file=tls["ca_file"], max_connections=total,
+                      max_connections_per_address=per_address)
     return Settings(pbx, carrier, agents, path, runtime, cache, service)

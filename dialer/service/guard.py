@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from dialer.config.settings import ServiceSettings
 from dialer.core.guard import LoginThrottle, safe_login
 
 security_log = logging.getLogger("dialer.security")
@@ -54,6 +55,12 @@ class Guard:
     max_total: int = 500
     clock: Callable[[], float] = time.monotonic
     connections: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(cls, service: ServiceSettings) -> Guard:
+        """The caps of `[service] max_connections` and `max_connections_per_address`."""
+        return cls(max_per_address=service.max_connections_per_address,
+                   max_total=service.max_connections)
 
     @property
     def total(self) -> int:

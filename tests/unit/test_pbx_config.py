@@ -101,3 +101,27 @@ def test_dockerfile_installs_the_same_packages_as_the_rootfs_recipe() -> None:
     assert f"debian:{Recipe().suite}" in dockerfile
     for package in Recipe().packages:
         assert package in dockerfile
+
+
+def test_the_agent_links_connection_caps_are_settings(tmp_path: Path) -> None:
+    from dialer.service.guard import Guard
+
+    s = _load(tmp_path, BASE)
+    assert (s.service.max_connections, s.service.max_connections_per_address) == (500, 200)  # type: ignore[attr-defined]
+    s = _load(tmp_path, BASE.replace("[service]\n", "[service]\nmax_connections = 40\n"
+                                      "max_connections_per_address = 3\n", 1))
+    guard = Guard.from_settings(s.service)  # type: ignore[attr-defined]
+    assert [guard.admit("10.0.0.7") for _ in range(3)] == [None] * 3
+    assert "too many connections from 10.0.0.7 (at most 3)" in (guard.admit("10.0.0.7") or "")
+    assert guard.admit("10.0.0.8") is None and guard.max_total == 40
+
+
+@pytest.mark.parametrize(("lines", "message"), [
+    ("max_connections = 0\n", r"\[service\] max_connections must be 1-100000, got 0"),
+    ('max_connections = "many"\n', r"\[service\] max_connections must be an integer"),
+    ("max_connections = 10\nmax_connections_per_address = 20\n",
+     r"max_connections_per_address \(20\) cannot exceed max_connections \(10\)"),
+])
+def test_bad_connection_caps_name_the_setting(tmp_path: Path, lines: str, message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        _load(tmp_path, BASE.replace("[service]\n", "[service]\n" + lines, 1))
