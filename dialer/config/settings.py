@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from dialer.config.secrets import SecretsError, load_secrets, seat_password
+from dialer.config.sip_transport import SipTransport, TransportProblem, sip_transport
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,6 +54,8 @@ class AgentSeats:
     first: int
     count: int
     seat_key: str = field(repr=False)
+    # how the seats' phones talk SIP to the PBX ([agents] sip_transport; TLS: [pbx] sip_tls_port)
+    transport: SipTransport = SipTransport()
 
     def numbers(self) -> range:
         return range(self.first, self.first + self.count)
@@ -183,10 +186,22 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         rtp_start=_port(c, "carrier", "rtp_start", path),
         rtp_end=_port(c, "carrier", "rtp_end", path),
     )
+    sv = data.get("service", {})
+    if not isinstance(sv, dict):
+        raise SettingsError(f"{path}: [service] must be a table")
+    link_port = (int(env["OPENDIALER_LINK_PORT"]) if env.get("OPENDIALER_LINK_PORT", "").isdigit()
+                 else _port(sv, "service", "link_port", path) if "link_port" in sv else 8765)
+    try:
+        # TCP ports on this machine (the dialer and its PBX share a host)
+        taken = {"[pbx] http_port (ARI)": pbx.http_port, "[service] link_port": link_port}
+        transport = sip_transport(a, p, sv, path.parent, taken)
+    except TransportProblem as exc:
+        raise SettingsError(f"{path}: {exc}") from None
     agents = AgentSeats(
         first=_field(a, "agents", "first", int, path),
         count=_field(a, "agents", "count", int, path),
         seat_key=env.get("OPENDIALER_SEAT_KEY") or own.seat_key,
+        transport=transport,
     )
     for name, lo, hi in (("pbx", pbx.rtp_start, pbx.rtp_end),
                          ("carrier", carrier.rtp_start, carrier.rtp_end)):
@@ -195,9 +210,6 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     if pbx.sip_port == carrier.sip_port and pbx.bind == carrier.host:
         raise SettingsError(f"{path}: [pbx] and [carrier] cannot share SIP port {pbx.sip_port}")
     cache = Path(env.get("OPENDIALER_CACHE_DIR", "/var/cache/opendialer"))
-    sv = data.get("service", {})
-    if not isinstance(sv, dict):
-        raise SettingsError(f"{path}: [service] must be a table")
     service = ServiceSettings(
         database=env.get("OPENDIALER_DATABASE")
         or (_field(sv, "service", "database", str, path) if "database" in sv
@@ -208,8 +220,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         supervisor_password=env.get("OPENDIALER_SUPERVISOR_PASSWORD")
         or (_field(sv, "service", "supervisor_password", str, path)
             if "supervisor_password" in sv else own.supervisor_password),
-        link_port=int(env["OPENDIALER_LINK_PORT"]) if env.get("OPENDIALER_LINK_PORT", "").isdigit()
-        else _port(sv, "service", "link_port", path) if "link_port" in sv else 8765,
+        link_port=link_port,
     )
     total, per_address = _limits(sv, path)
     tls = _tls(sv, path, env)

@@ -60,9 +60,16 @@ class MediaState(Enum):
     ERROR = "error"
 
 
+SIP_TRANSPORTS = ("udp", "tls")
+
+
 @dataclass(frozen=True)
 class SipAccount:
-    """One agent seat on the PBX. `registrar` is "host:port"; the domain is its host."""
+    """One agent seat on the PBX. `registrar` is "host:port"; the domain is its host.
+
+    `transport` "tls": SIP goes over TLS to the registrar (its TLS port), whose certificate must
+    chain to `ca_file`, and every call's media must be SRTP (keyed by SDES over that TLS).
+    """
 
     user: str
     password: str
@@ -72,6 +79,20 @@ class SipAccount:
     expires_s: int = 120          # REGISTER Expires; refreshed `refresh_margin_s` before it ends
     refresh_margin_s: int = 5
     retry_s: int = 10             # after a failed REGISTER, try again this often
+    transport: str = "udp"
+    ca_file: str = ""             # with tls: the CA (or self-signed certificate) the PBX's chains to
+
+    def __post_init__(self) -> None:
+        if self.transport not in SIP_TRANSPORTS:
+            raise SipError(f"{self.user}: SIP transport must be udp or tls, "
+                           f"got {self.transport!r}")
+        if self.tls and not self.ca_file:
+            raise SipError(f"{self.user}: SIP over TLS needs the PBX's CA certificate (softphone "
+                           "--ca FILE or env OPENDIALER_CA_FILE) to verify the PBX")
+
+    @property
+    def tls(self) -> bool:
+        return self.transport == "tls"
 
     @property
     def host(self) -> str:
@@ -81,11 +102,15 @@ class SipAccount:
     def aor(self) -> str:
         return f"sip:{self.user}@{self.host}"
 
+    @property
+    def registrar_uri(self) -> str:
+        return f"sip:{self.registrar}" + (";transport=tls" if self.tls else "")
+
     def target_uri(self, target: str) -> str:
         """A full SIP URI for `target`: an extension is dialled at the registrar."""
         if target.startswith(("sip:", "sips:", "tel:")):
             return target
-        return f"sip:{target}@{self.registrar}"
+        return f"sip:{target}@{self.registrar}" + (";transport=tls" if self.tls else "")
 
 
 # ---------------------------------------------------------------------------- events

@@ -60,6 +60,7 @@ from softphone.sip.api import (
     UaEvent,
 )
 from softphone.sip.device_clock import ConferenceClock
+from softphone.sip.secure import TlsListener, TlsTransports, secure_media, tls_failure
 from softphone.sip.states import CallTracker, IllegalTransition, registration_outcome
 
 log = logging.getLogger(__name__)
@@ -194,6 +195,7 @@ class PjsuaStack:
         self.ep: Any = None
         self.transport_id = -1
         self.local_address = ("", 0)
+        self.tls = TlsTransports(bind)     # SIP over TLS, one transport per trusted CA file
         self._thread = threading.Thread(target=self._main, name="pjsua", daemon=True)
         self._thread.start()
         self._ready.wait()
@@ -231,6 +233,10 @@ class PjsuaStack:
         fut: Future[T] = Future()
         self._commands.put((fn, fut))
         return fut.result(timeout)
+
+    def tls_transport(self, ca_file: str, port: int = 0) -> TlsListener:
+        """The TLS transport that trusts `ca_file` (made now, on `port`, if there is none)."""
+        return self.run(lambda: self.tls.get(self.ep, ca_file, port))
 
     def bury(self, obj: Any) -> None:
         """Drop `obj` (a pjsua2 object) on the stack thread, after the current callback."""
@@ -354,6 +360,7 @@ class PjsuaStack:
             with contextlib.suppress(Exception):
                 self.ep.libDestroy()
             self.ep = None
+        self.tls.close()
 
 
 def _destroy_now(obj: Any) -> None:
@@ -591,7 +598,7 @@ class PjsuaUserAgent:
         cfg = pj.AccountConfig()
         name = f'"{a.display_name}" ' if a.display_name else ""
         cfg.idUri = f"{name}<{a.aor}>"
-        cfg.regConfig.registrarUri = f"sip:{a.registrar}"
+        cfg.regConfig.registrarUri = a.registrar_uri
         cfg.regConfig.timeoutSec = a.expires_s
         cfg.regConfig.delayBeforeRefreshSec = a.refresh_margin_s
         cfg.regConfig.retryIntervalSec = a.retry_s
@@ -602,6 +609,9 @@ class PjsuaUserAgent:
         cfg.sipConfig.authCreds.append(
             pj.AuthCredInfo("digest", "*", a.auth_user or a.user, 0, a.password))
         cfg.sipConfig.transportId = self._stack.transport_id
+        if a.tls:
+            cfg.sipConfig.transportId = self._stack.tls.get(self._stack.ep, a.ca_file).transport_id
+            secure_media(cfg)
         cfg.natConfig.sdpNatRewriteUse = 0
         cfg.natConfig.viaRewriteUse = 1
         cfg.natConfig.contactRewriteUse = 1
@@ -641,8 +651,11 @@ class PjsuaUserAgent:
     def _on_reg_state(self, code: int, reason: str, expires: int) -> None:
         a = self._account
         outcome = registration_outcome(code, reason, expires, a.registrar, a.user, a.retry_s)
-        self._set_reg(outcome.state, code, outcome.message, expires)
-        if outcome.state is RegState.FAILED and not outcome.retry:
+        untrusted = tls_failure(code, reason, a.ca_file, a.registrar) if a.tls else None
+        if untrusted:
+            log.error("%s: %s", a.user, untrusted)
+        self._set_reg(outcome.state, code, untrusted or outcome.message, expires)
+        if outcome.state is RegState.FAILED and (untrusted or not outcome.retry):
             # retrying a refused password would only get the agent's IP banned: stop here
             with contextlib.suppress(pj.Error):
                 self._acc.setRegistration(False)
