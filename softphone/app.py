@@ -58,14 +58,15 @@ class AgentApp:
         return True
 
     def _send_login(self, req: LoginRequest) -> None:
-        sip_port = None
+        sip_port = tls_port = None
         if self.phone_factory is not None and self.port_probe is not None:
             try:
-                sip_port = self.port_probe(req)
+                ports = self.port_probe(req)
             except Exception as exc:
                 self.login.show_error(f"Your SIP phone cannot start: {exc}")
                 return
-        self.link.login(req.agent, req.password, sip_port)
+            sip_port, tls_port = ports if isinstance(ports, tuple) else (ports, None)
+        self.link.login(req.agent, req.password, sip_port, tls_port)
 
     def on_opened(self) -> None:
         if self._request is not None:
@@ -88,8 +89,7 @@ class AgentApp:
                     self.login.show_error("The dialer has no SIP account for this agent's "
                                           "phone: type the SIP account and password.")
                     return
-                if not self._open_phone(replace(req, sip_user=str(msg.sip["user"]),
-                                                sip_password=str(msg.sip["password"]))):
+                if not self._open_phone(with_account(req, msg.sip)):
                     return
             self.login.hide()
             if self.window is None:
@@ -110,21 +110,36 @@ class AgentApp:
         install_audio_menu(window, phone)   # Audio menu: audio settings, headset check
 
 
+def with_account(req: LoginRequest, sip: dict[str, Any]) -> LoginRequest:
+    """`req` with the seat's SIP account from `login_ok.sip`: user, password, and with TLS the
+    transport and the PBX's TLS port (at the SIP server's host)."""
+    transport = str(sip.get("transport", "udp"))
+    server = req.sip_server
+    if transport == "tls" and isinstance(sip.get("port"), int):
+        server = f"{server.rpartition(':')[0] or server}:{sip['port']}"
+    return replace(req, sip_user=str(sip["user"]), sip_password=str(sip["password"]),
+                   sip_server=server, sip_transport=transport)
+
+
 def open_phone(req: LoginRequest) -> Any:
     from softphone.phone import Phone
 
-    return Phone.open(req.sip_user, req.sip_password, req.sip_server)
+    return Phone.open(req.sip_user, req.sip_password, req.sip_server, req.sip_transport,
+                      os.environ.get("OPENDIALER_CA_FILE", ""))
 
 
-def phone_port(req: LoginRequest) -> int:
-    """The UDP port the SIP stack takes SIP on (the stack starts here if it has not yet)."""
+def phone_port(req: LoginRequest) -> tuple[int, int | None]:
+    """The ports the SIP stack takes SIP on: UDP, and TLS when this softphone has the PBX's CA
+    (OPENDIALER_CA_FILE, `--ca`) to verify it with (the stack starts here if it has not yet)."""
     from softphone.sip.pjsua2_ua import PjsuaStack, local_address_towards
 
     host, _, port = req.sip_server.rpartition(":")
     if not host or not port.isdigit():
         raise ValueError(f"the SIP server must be HOST:PORT, got {req.sip_server!r}")
     stack = PjsuaStack.shared(bind=local_address_towards(host, int(port)))
-    return int(stack.local_address[1])
+    ca = os.environ.get("OPENDIALER_CA_FILE", "")
+    tls = stack.tls_transport(ca).port if ca else None
+    return int(stack.local_address[1]), tls
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -134,8 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="softphone", description="the agent desktop")
     parser.add_argument("--dialer", help="the dialer's agent link, e.g. ws://127.0.0.1:8765/agent")
     parser.add_argument("--ca", metavar="FILE",
-                        help="trust a wss:// dialer whose certificate chains to FILE (env "
-                        "OPENDIALER_CA_FILE; e.g. the dialer's development certificate)")
+                        help="trust a wss:// dialer, and a PBX taking SIP over TLS, whose "
+                        "certificate chains to FILE (env OPENDIALER_CA_FILE; e.g. the dialer's "
+                        "development certificate)")
     parser.add_argument("--no-phone", action="store_true",
                         help="no SIP phone in this window (use a desk phone or another softphone)")
     args = parser.parse_args(argv)

@@ -42,6 +42,7 @@ from softphone.audio.check import EchoProbe
 from softphone.audio.virtual import Signal, Silence, VirtualAudioDevice, WavSignal, tone
 from softphone.sip.api import (
     AUTO_ANSWER,
+    UNTRUSTED,
     AnswerPolicy,
     CallMediaChanged,
     CallState,
@@ -97,7 +98,16 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--agent", action="append", required=True, metavar="N[-M]",
                    help="agent seat number(s): SIP user agent<N>; repeatable, ranges allowed")
-    p.add_argument("--registrar", default="127.0.0.1:5060", help="PBX SIP host:port")
+    p.add_argument("--registrar", default="127.0.0.1:5060",
+                   help="PBX SIP host:port (with --transport tls: its TLS port)")
+    p.add_argument("--transport", choices=("udp", "tls"), default="udp",
+                   help="SIP over UDP, or over TLS with SRTP required (the PBX's [agents] "
+                   "sip_transport)")
+    p.add_argument("--ca", metavar="FILE", default=None,
+                   help="with --transport tls: the CA the PBX's certificate must chain to "
+                   "(default: env OPENDIALER_CA_FILE)")
+    p.add_argument("--tls-port", type=int, default=0,
+                   help="with --transport tls: local port to take SIP over TLS on (default: any)")
     p.add_argument("--password", help="SIP password (one agent only; default: the seat's own "
                    "password, from env OPENDIALER_SEAT_KEY or this installation's secrets)")
     p.add_argument("--expires", type=int, default=120, help="registration lifetime, s")
@@ -224,7 +234,8 @@ class ScriptedAgent:
 
         self.user = f"agent{number}"
         password = args.password or seat_sip_password(number)
-        self.account = SipAccount(self.user, password, args.registrar, expires_s=args.expires)
+        self.account = SipAccount(self.user, password, args.registrar, expires_s=args.expires,
+                                  transport=args.transport, ca_file=args.ca or "")
         self.device = VirtualAudioDevice(fmt, parse_voice(args.voice, fmt), keep_seconds=60)
         self.bridge = AudioBridge(self.device, fmt)
         self.recorder = WavRecorder(fmt)
@@ -307,8 +318,22 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     except SipError as exc:
         report("-", "error", detail=str(exc))
         return 2
+    args.ca = args.ca or os.environ.get("OPENDIALER_CA_FILE", "")
+    tls = ""
+    if args.transport == "tls":
+        try:
+            if not args.ca:
+                raise SipError("--transport tls needs the PBX's CA: --ca FILE or env "
+                               "OPENDIALER_CA_FILE")
+            listener = stack.tls_transport(args.ca, args.tls_port)
+        except SipError as exc:
+            report("-", "error", detail=str(exc))
+            if owns_stack:
+                stack.shutdown()
+            return 2
+        tls = f"{stack.local_address[0]}:{listener.port}"
     report("-", "started", sip=f"{stack.local_address[0]}:{stack.local_address[1]}",
-           agents=len(numbers), pid=os.getpid())
+           agents=len(numbers), pid=os.getpid(), **({"sip_tls": tls} if tls else {}))
     events = EventQueue()
     agents: dict[str, ScriptedAgent] = {}
     try:
@@ -364,7 +389,7 @@ def _wait_registered(agents: dict[str, ScriptedAgent], events: EventQueue, timeo
         if isinstance(ev, RegistrationChanged) and ev.code:
             if ev.state is RegState.REGISTERED:
                 pending.discard(ev.account)
-            elif ev.code in (401, 403, 404, 407):
+            elif ev.code in (401, 403, 404, 407) or UNTRUSTED in ev.reason:
                 report(ev.account, "error", detail=ev.reason)
                 return 2
     if pending:

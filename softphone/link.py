@@ -118,8 +118,9 @@ class AgentLink(QObject):
         self.ws.sendTextMessage(p.encode(dataclasses.replace(request, id=req_id)))
         return req_id
 
-    def login(self, agent: str, password: str, sip_port: int | None = None) -> str:
-        return self.send(p.Login(agent, password, sip_port))
+    def login(self, agent: str, password: str, sip_port: int | None = None,
+              sip_tls_port: int | None = None) -> str:
+        return self.send(p.Login(agent, password, sip_port, sip_tls_port))
 
     def ready(self) -> str:
         return self.send(p.Ready())

@@ -37,7 +37,8 @@ class Phone(QObject):
         ua.add_listener(self._event.emit)
 
     @classmethod
-    def open(cls, user: str, password: str, registrar: str) -> Phone:
+    def open(cls, user: str, password: str, registrar: str, transport: str = "udp",
+             ca_file: str = "") -> Phone:
         """A phone on the system's sound devices (the ones remembered, else the defaults).
 
         The headset's clock ticks the SIP stack's conference (one clock instead of two: ~25 ms
@@ -49,7 +50,8 @@ class Phone(QObject):
         host, _, port = registrar.partition(":")
         stack = PjsuaStack.shared(bind=local_address_towards(host, int(port or 5060)),
                                   device_clock=True)
-        ua = PjsuaUserAgent(SipAccount(user, password, registrar),
+        ua = PjsuaUserAgent(SipAccount(user, password, registrar, transport=transport,
+                                       ca_file=ca_file),
                             AudioBridge(SounddeviceAudio()), AUTO_ANSWER, stack=stack)
         phone = cls(ua)
         ua.register()

@@ -10,6 +10,7 @@ from typing import Any
 from dialer.config.exposure import exposed_defaults, listeners, loose_files
 from dialer.config.secrets import SECRETS_NAME
 from dialer.config.settings import Settings, SettingsError
+from dialer.config.sip_transport import describe
 
 
 def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
@@ -28,8 +29,7 @@ def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
         print("  transport: agent link ws:// and supervisor page http:// without TLS (set "
               "[service] tls_cert and tls_key; `dialer security dev-cert` makes a development "
               "one)")
-    print("  transport: agents' SIP over UDP without TLS or SRTP: keep phones on loopback, "
-          "the dialer's LAN or a VPN")
+    print(f"  transport: {describe(settings.agents.transport, settings.pbx.sip_port)}")
     loose = loose_files(settings)
     for line in loose:
         print(f"  file: {line}")

@@ -77,9 +77,10 @@ def seat_endpoint(sip: str, seats: Iterable[int]) -> str:
 SIP_PORT_RANGE = range(1, 65536)
 
 
-def phone_at(endpoint: str, peer: str, sip_port: int) -> str:
+def phone_at(endpoint: str, peer: str, sip_port: int, tls: bool = False) -> str:
     """The dial string that reaches the phone of a logged-in agent at the link's own address:
-    `PJSIP/agent1001/sip:agent1001@<peer>:<sip_port>`.
+    `PJSIP/agent1001/sip:agent1001@<peer>:<sip_port>` (with `tls`, `...;transport=tls`: the
+    port is then the phone's TLS listening port).
 
     The voice channel then goes to the phone beside the agent's link, never to whatever last
     registered as the seat (anyone who learnt the seat's password and registered from elsewhere
@@ -98,4 +99,5 @@ def phone_at(endpoint: str, peer: str, sip_port: int) -> str:
     except ValueError:
         raise ValueProblem(f"the link's peer {peer!r} is not an IP address") from None
     host = f"[{ip}]" if ip.version == 6 else str(ip)
-    return f"{endpoint}/sip:{m.group('user')}@{host}:{sip_port}"
+    return (f"{endpoint}/sip:{m.group('user')}@{host}:{sip_port}"
+            + (";transport=tls" if tls else ""))

@@ -47,7 +47,11 @@ def is_loopback(address: str) -> bool:
 
 def listeners(settings: Settings) -> list[Listener]:
     pbx, sv = settings.pbx, settings.service
-    return [
+    tls = settings.agents.transport
+    secure = ([Listener("SIP over TLS for agents' phones", "[pbx] bind", pbx.bind, tls.tls_port,
+                        "seat key (OPENDIALER_SEAT_KEY)", settings.agents.seat_key)]
+              if tls.tls else [])
+    return secure + [
         Listener("ARI (controls every call and trunk)", "[pbx] ari_bind", pbx.ari_bind,
                  pbx.http_port, "[pbx] ari_password (OPENDIALER_ARI_PASSWORD)", pbx.ari_password),
         Listener("SIP for agents' phones", "[pbx] bind", pbx.bind, pbx.sip_port,

@@ -101,6 +101,9 @@ class Login(Request):
     # the UDP port the agent's softphone takes SIP on, at the address this link comes from: the
     # dialer then calls that phone only, not whatever registered as the seat
     sip_port: int | None = None
+    # the TCP port its softphone takes SIP over TLS on (it listens when it has the PBX's CA):
+    # the dialer calls that one when the PBX takes agents' SIP over TLS (login_ok.sip.transport)
+    sip_tls_port: int | None = None
 
 
 @dataclass(frozen=True)

@@ -175,9 +175,9 @@ class AgentClient:
         got = await self._take(lambda m: m.re == req_id, timeout, f"reply to {kind}")
         return p.as_json(got)
 
-    async def login(self, agent: str, password: str,
-                    sip_port: int | None = None) -> dict[str, Any]:
-        return p.as_json(await self.ask(p.Login(agent, password, sip_port)))
+    async def login(self, agent: str, password: str, sip_port: int | None = None,
+                    sip_tls_port: int | None = None) -> dict[str, Any]:
+        return p.as_json(await self.ask(p.Login(agent, password, sip_port, sip_tls_port)))
 
 
 async def scripted_agent(url: str, login: str, password: str, code: str,

@@ -184,7 +184,7 @@ class LinkServer:
                 await asyncio.wait_for(writer, 2)
         return ws
 
-    def _seat_account(self, endpoint: str) -> dict[str, str] | None:
+    def _seat_account(self, endpoint: str) -> dict[str, str | int] | None:
         """The seat's own SIP account, for an agent whose phone is one of the PBX's seats."""
         if self.seats is None:
             return None
@@ -193,7 +193,25 @@ class LinkServer:
         except ValueProblem:
             return None                   # a desk phone or another PBX's endpoint: not ours
         user = endpoint.removeprefix("PJSIP/")
-        return {"user": user, "password": self.seats.sip_password(int(user.removeprefix("agent")))}
+        seat = int(user.removeprefix("agent"))
+        account: dict[str, str | int] = {"user": user, "password": self.seats.sip_password(seat),
+                                         "transport": self.seats.transport.name}
+        if self.seats.transport.tls:
+            account["port"] = self.seats.transport.tls_port      # the PBX's TLS port
+        return account
+
+    def _phone_port(self, req: p.Login) -> tuple[int | None, bool]:
+        """The phone's port the dialer calls, and whether over TLS (the PBX's agents' transport).
+        LinkError when the PBX takes agents' SIP over TLS and the login named no TLS port."""
+        if self.seats is None or not self.seats.transport.tls or req.sip_port is None:
+            return req.sip_port, False
+        if req.sip_tls_port is None:
+            raise LinkError(ErrorCode.BAD_FIELD,
+                            "login: this dialer's PBX takes agents' SIP over TLS only, and the "
+                            "login named no sip_tls_port: start the softphone with the PBX's CA "
+                            "(softphone --ca FILE or OPENDIALER_CA_FILE) so its phone listens on "
+                            "TLS")
+        return req.sip_tls_port, True
 
     @staticmethod
     async def _write(ws: web.WebSocketResponse, outbox: WsOutbox) -> None:
@@ -248,13 +266,14 @@ class LinkServer:
         endpoint = info.sip_endpoint or f"PJSIP/{info.login}"
         dial = endpoint
         binding = None
-        if req.sip_port is not None:
+        port, tls = self._phone_port(req)
+        if port is not None:
             try:
-                dial = phone_at(endpoint, peer, req.sip_port)
+                dial = phone_at(endpoint, peer, port, tls)
             except ValueProblem as exc:
                 raise LinkError(ErrorCode.BAD_FIELD, f"login: {exc}") from None
             user = endpoint.removeprefix("PJSIP/")
-            binding = Binding(info.id, info.login, user, peer, req.sip_port)
+            binding = Binding(info.id, info.login, user, peer, port)
         campaigns = await asyncio.to_thread(agent_campaign_ids, self.engine.db, info.id)
         e = self.engine
         e.login(fl.AgentLogin(info.id, info.login, info.display_name, dial, tuple(campaigns)),

@@ -22,6 +22,10 @@ from dialer.ari import AriClient, AriError
 log = logging.getLogger(__name__)
 
 CONTACT = re.compile(r"^sips?:(?P<user>[^@;]+)@(?P<host>\[[^\]]+\]|[^:;>]+)(?::(?P<port>\d+))?")
+# over TLS (or TCP) the PBX rewrites a contact to the connection's source port and keeps the
+# address and port the phone gave (its listening port) in this parameter (rewrite_contact=yes)
+ORIGINAL = re.compile(r";x-ast-orig-host=(?P<host>\[[^\]]+\]|[^:;>]+)(?::(?P<port>\d+))?",
+                      re.IGNORECASE)
 PRESENT = frozenset({"Created", "NonQualified", "Reachable", "Unknown"})
 
 
@@ -38,7 +42,7 @@ class Binding:
 
 def intruder(binding: Binding, uri: str) -> str | None:
     """`host:port` of a contact `uri` of the seat that is not the agent's own phone, else None."""
-    m = CONTACT.match(uri)
+    m = ORIGINAL.search(uri) or CONTACT.match(uri)
     if m is None:
         return None
     host, port = m["host"].strip("[]"), int(m["port"] or 5060)

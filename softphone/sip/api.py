@@ -61,6 +61,7 @@ class MediaState(Enum):
 
 
 SIP_TRANSPORTS = ("udp", "tls")
+UNTRUSTED = "is not trusted"     # in a registration's reason when the PBX's certificate failed
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ class SipAccount:
     refresh_margin_s: int = 5
     retry_s: int = 10             # after a failed REGISTER, try again this often
     transport: str = "udp"
-    ca_file: str = ""             # with tls: the CA (or self-signed certificate) the PBX's chains to
+    ca_file: str = ""             # with tls: the CA the PBX's certificate chains to
 
     def __post_init__(self) -> None:
         if self.transport not in SIP_TRANSPORTS:

@@ -24,7 +24,7 @@ from typing import Any
 
 import pjsua2 as pj  # type: ignore[import-untyped]
 
-from softphone.sip.api import SipError
+from softphone.sip.api import UNTRUSTED, SipError
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ def tls_failure(code: int, reason: str, ca_file: str, registrar: str) -> str | N
     """A plain sentence when a registration failed on the PBX's certificate, else None."""
     lowered = reason.lower()
     if any(w in lowered for w in ("certificate", "ssl", "tls", "verif", "handshake")):
-        return (f"the PBX at {registrar} is not trusted: its TLS certificate does not chain to "
+        return (f"the PBX at {registrar} {UNTRUSTED}: its TLS certificate does not chain to "
                 f"{ca_file or 'the CA file'} ({code} {reason}); give the PBX's CA with "
                 "softphone --ca or OPENDIALER_CA_FILE")
     return None

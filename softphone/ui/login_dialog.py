@@ -24,6 +24,7 @@ class LoginRequest:
     sip_user: str
     sip_password: str
     sip_server: str
+    sip_transport: str = "udp"     # "tls" when the dialer says so (login_ok.sip.transport)
 
 
 class LoginDialog(QDialog):
