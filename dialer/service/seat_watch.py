@@ -22,10 +22,6 @@ from dialer.ari import AriClient, AriError
 log = logging.getLogger(__name__)
 
 CONTACT = re.compile(r"^sips?:(?P<user>[^@;]+)@(?P<host>\[[^\]]+\]|[^:;>]+)(?::(?P<port>\d+))?")
-# over TLS (or TCP) the PBX rewrites a contact to the connection's source port and keeps the
-# address and port the phone gave (its listening port) in this parameter (rewrite_contact=yes)
-ORIGINAL = re.compile(r";x-ast-orig-host=(?P<host>\[[^\]]+\]|[^:;>]+)(?::(?P<port>\d+))?",
-                      re.IGNORECASE)
 PRESENT = frozenset({"Created", "NonQualified", "Reachable", "Unknown"})
 
 
@@ -41,8 +37,10 @@ class Binding:
 
 
 def intruder(binding: Binding, uri: str) -> str | None:
-    """`host:port` of a contact `uri` of the seat that is not the agent's own phone, else None."""
-    m = ORIGINAL.search(uri) or CONTACT.match(uri)
+    """`host:port` of a contact `uri` of the seat that is not the agent's own phone, else None.
+    Over TLS the phone's Contact names its TLS listener, which the PBX keeps as it is
+    (`rewrite_contact = no` on TLS seats), and the binding's port is that listener's."""
+    m = CONTACT.match(uri)
     if m is None:
         return None
     host, port = m["host"].strip("[]"), int(m["port"] or 5060)
@@ -77,6 +75,7 @@ class SeatWatch:
                 delay = min(5.0, delay * 2)
 
     def contact(self, info: dict[str, str]) -> None:
+        log.debug("seat watch: contact %s", info)
         binding = self.lookup(str(info.get("aor", "")))
         if binding is None or info.get("contact_status") not in PRESENT:
             return

@@ -564,6 +564,13 @@ class PjsuaUserAgent:
             self._guard(call, "send DTMF", lambda c: c.sendDtmf(prm))
         self._stack.run(go)
 
+    def call_dump(self, call: int) -> str:
+        """PJSIP's own description of call `call`: its media, codec and SRTP state, as text."""
+        def go() -> str:
+            c = self._call(call)
+            return str(c.dump(True, "  ")) if _valid(c) else ""
+        return self._stack.run(go)
+
     def set_audio_tap(self, tap: AudioTap | None) -> None:
         if self._audio is None:
             raise SipError(f"{self._account.user}: no audio to tap")
@@ -612,6 +619,11 @@ class PjsuaUserAgent:
         if a.tls:
             cfg.sipConfig.transportId = self._stack.tls.get(self._stack.ep, a.ca_file).transport_id
             secure_media(cfg)
+            # the Contact names the TLS listener (the port the login named), not the
+            # connection's source port: that is where the dialer calls this phone
+            cfg.natConfig.contactUseSrcPort = False
+            cfg.natConfig.contactRewriteUse = 0
+            cfg.natConfig.sipOutboundUse = 0
         cfg.natConfig.sdpNatRewriteUse = 0
         cfg.natConfig.viaRewriteUse = 1
         cfg.natConfig.contactRewriteUse = 1

@@ -68,7 +68,8 @@ async def test_a_second_registration_never_gets_the_voice_channel(
                 ok = await c.login(f"agent{SEAT}", password(SEAT), sip_port=PHONE_SIP_PORT)
                 assert ok["type"] == "login_ok"
                 assert ok["sip"] == {"user": f"agent{SEAT}",
-                                     "password": settings.agents.sip_password(SEAT)}
+                                     "password": settings.agents.sip_password(SEAT),
+                                     "transport": "udp"}
                 up = await c.expect("channel", timeout=15)
                 assert up["state"] == "connected"
                 await asyncio.sleep(1.0)

@@ -1,0 +1,187 @@
+"""Agents' SIP over TLS with SRTP, end to end (issue 14, item 6): a PBX of this module's own with
+`[agents] sip_transport = "tls"` and a development certificate; the softphone's user agent (pjsua2,
+as the agent window and the headless agent use it) logs in over the agent link naming its TLS
+port, learns the transport from `login_ok.sip`, registers over TLS verifying the PBX's
+certificate, takes the voice channel the dialer places over TLS, and hears a campaign's customer.
+`dumpcap` on loopback checks that nothing to or from the phone travelled in the clear; pjsua2's
+own call dump says the media is SRTP. A phone that trusts another CA is refused, with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dialer.config.settings import REPO_ROOT, Settings, load_settings
+from dialer.core.campaign import CampaignStatus
+from dialer.core.audio import AudioFormat, dominant_frequency, rms_dbfs, samples_of
+from dialer.pbx import Backend, backend
+from dialer.db.campaigns import set_campaign_status
+from dialer.qa.carrier_plan import Behaviour, number_for
+from dialer.service.client import AgentClient
+from dialer.service.tls import make_dev_cert
+from softphone.audio.bridge import AudioBridge
+from softphone.audio.virtual import VirtualAudioDevice, tone
+from softphone.sip.api import AUTO_ANSWER, EventQueue, RegistrationChanged, RegState, SipAccount
+from softphone.sip.pjsua2_ua import PjsuaStack, PjsuaUserAgent
+from tests.integration.dialer_env import dialer_env, password
+from tests.integration.loopback_capture import Capture, Packet
+
+pytestmark = pytest.mark.pbx
+SEAT = 1016
+FMT = AudioFormat()
+AGENT_HZ = 697.0
+CUSTOMER_HZ = 1004.0          # the simulated customer's tone (config/carrier, behaviour 0)
+# the phone's TLS port (5921-5939 for this helper's runs; the default otherwise)
+PHONE_TLS_PORT = int(os.environ.get("OPENDIALER_TEST_PHONE_TLS_PORT", "5921"))
+
+
+def _retuned(text: str, changes: dict[str, dict[str, str]]) -> str:
+    """`text` (opendialer.toml) with `key = value` lines replaced or added, per section."""
+    out, section = [], ""
+    pending = {s: dict(kv) for s, kv in changes.items()}
+    for line in text.splitlines():
+        m = re.match(r"\[(\w+)\]", line)
+        if m:
+            out += [f"{k} = {v}" for k, v in pending.pop(section, {}).items()]
+            section = m.group(1)
+        key = re.match(r"(\w+)\s*=", line)
+        if key and key.group(1) in pending.get(section, {}):
+            line = f"{key.group(1)} = {pending[section].pop(key.group(1))}"
+        out.append(line)
+    out += [f"{k} = {v}" for k, v in pending.pop(section, {}).items()]
+    return "\n".join(out) + "\n"
+
+
+@pytest.fixture(scope="module")
+def tls_env(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A PBX beside the session's (its ports one or two above the session PBX's)."""
+    base = tmp_path_factory.mktemp("sip-tls")
+    cert, key = make_dev_cert(base / "tls", [])
+    pbx, car = settings.pbx, settings.carrier
+    text = _retuned(settings.config_path.read_text(), {
+        "pbx": {"sip_port": str(pbx.sip_port + 2), "sip_tls_port": str(pbx.sip_port + 1),
+                "http_port": str(pbx.http_port + 1), "tls_cert": f'"{cert}"',
+                "tls_key": f'"{key}"'},
+        "carrier": {"sip_port": str(car.sip_port + 2)},
+        "agents": {"sip_transport": '"tls"'},
+    })
+    (base / "opendialer.toml").write_text(text)
+    return {"OPENDIALER_CONFIG": str(base / "opendialer.toml"),
+            "OPENDIALER_RUNTIME_DIR": str(base / "var"), "CA": str(cert)}
+
+
+@pytest.fixture(scope="module")
+def tls_settings(tls_env: dict[str, str]) -> Settings:
+    return load_settings({**os.environ, **tls_env})
+
+
+@pytest.fixture(scope="module")
+def tls_pbx(tls_settings: Settings) -> Iterator[Backend]:
+    be = backend(tls_settings, log=lambda _m: None)
+    be.up()
+    try:
+        yield be
+    finally:
+        be.down()
+
+
+def _sip_in_clear(packets: list[Packet]) -> list[Packet]:
+    return [pk for pk in packets
+            if re.search(rb"SIP/2\.0|^(INVITE|REGISTER|ACK|BYE|OPTIONS) sip", pk.payload)]
+
+
+async def test_a_softphone_over_tls_hears_a_campaign_customer_with_srtp_only(
+        tls_pbx: Backend, tls_settings: Settings, tls_env: dict[str, str],
+        tmp_path: Path) -> None:
+    ca = tls_env["CA"]
+    stack = PjsuaStack.shared(bind="127.0.0.1")
+    listener = stack.tls_transport(ca, PHONE_TLS_PORT)
+    customer = number_for(Behaviour.ANSWER, 0, 6)
+    pbx_rtp = f"{tls_settings.pbx.rtp_start}-{tls_settings.pbx.rtp_end}"
+    capture = Capture(f"tcp port {listener.port} or tcp port {tls_settings.agents.transport.tls_port}"
+                      f" or (udp portrange {pbx_rtp} and not udp portrange "
+                      f"{tls_settings.carrier.rtp_start}-{tls_settings.carrier.rtp_end})",
+                      tmp_path / "lo.pcap")
+    ua = None
+    try:
+        async with dialer_env(tls_settings, tmp_path, [SEAT], [customer], mode="progressive",
+                              phones=False) as env:
+            async with AgentClient(env.url) as c:
+                ok = await c.login(f"agent{SEAT}", password(SEAT),
+                                   sip_port=stack.local_address[1], sip_tls_port=listener.port)
+                assert ok["type"] == "login_ok", ok
+                sip = ok["sip"]
+                assert sip["transport"] == "tls"
+                assert sip["port"] == tls_settings.agents.transport.tls_port
+                device = VirtualAudioDevice(FMT, tone(AGENT_HZ, FMT), keep_seconds=30)
+                account = SipAccount(sip["user"], sip["password"], f"127.0.0.1:{sip['port']}",
+                                     transport=sip["transport"], ca_file=ca)
+                ua = PjsuaUserAgent(account, AudioBridge(device, FMT), AUTO_ANSWER, stack=stack)
+                events = EventQueue()
+                ua.add_listener(events)
+                ua.register()
+                reg = await asyncio.to_thread(events.wait_for, RegistrationChanged, 10,
+                                              lambda e: e.code != 0)
+                assert reg.state is RegState.REGISTERED, reg
+                up = await c.expect("channel", timeout=20)
+                assert up["state"] == "connected", up
+                await c.request("ready")
+                set_campaign_status(env.db, env.campaign_id, CampaignStatus.STARTED)
+                connected = await c.expect("call_connected", timeout=30)
+                device.clear_capture()
+                dump = ua.call_dump(next(iter(ua.calls())))
+                await c.expect("call_ended", timeout=30)
+                heard = samples_of(device.captured())
+                print(f"sip_tls heard_hz={dominant_frequency(heard, FMT.rate):.0f} "
+                      f"heard_dbfs={rms_dbfs(heard):.1f} attempt={connected.get('attempt')}")
+                assert abs(dominant_frequency(heard, FMT.rate) - CUSTOMER_HZ) < 15
+                assert rms_dbfs(heard) > -40
+                # the seat watch took the phone's TLS contact for the agent's own phone
+                assert "error" not in [m.type for m in c.backlog], c.backlog
+    finally:
+        packets = capture.stop()
+        if ua is not None:
+            ua.close()
+    # pjsua2's own view of the call: SRTP with an SDES crypto suite
+    assert re.search(r"SRTP status:\s*Active", dump), dump
+    assert "AES_CM_128_HMAC_SHA1" in dump or "AEAD_AES" in dump, dump
+    # on the wire: signalling only inside TLS, to the PBX's TLS port and the phone's listener
+    sip_tcp = [pk for pk in packets if pk.proto == "tcp" and pk.payload]
+    assert sip_tcp, "no SIP over TLS was captured"
+    assert any(pk.payload[:1] == b"\x16" for pk in sip_tcp), "no TLS handshake was captured"
+    assert not _sip_in_clear(packets), _sip_in_clear(packets)[:3]
+    # media: the phone's RTP to and from the PBX carries SRTP's 10-byte authentication tag
+    # (12-byte header + 160 bytes of G.711 + 10), never a plain 172-byte RTP packet
+    rtp = [pk for pk in packets if pk.proto == "udp" and len(pk.payload) >= 12
+           and pk.payload[0] >> 6 == 2 and pk.payload[1] & 0x7F in (0, 8)]
+    print(f"sip_tls captured tls_segments={len(sip_tcp)} rtp_packets={len(rtp)} "
+          f"sizes={sorted({len(pk.payload) for pk in rtp})}")
+    assert len(rtp) > 100, f"only {len(rtp)} RTP packets to or from the phone"
+    assert {len(pk.payload) for pk in rtp} == {182}, sorted({len(pk.payload) for pk in rtp})
+
+
+def test_a_phone_trusting_another_ca_is_refused_with_the_reason(
+        tls_pbx: Backend, tls_settings: Settings, tmp_path: Path) -> None:
+    other, _ = make_dev_cert(tmp_path / "other-ca", [])
+    port = tls_settings.agents.transport.tls_port
+    res = subprocess.run(
+        [sys.executable, "-m", "softphone", "--headless", "--agent", str(SEAT), "--json",
+         "--registrar", f"127.0.0.1:{port}", "--transport", "tls", "--ca", str(other),
+         "--tls-port", str(PHONE_TLS_PORT + 1), "--register-timeout", "10"],
+        capture_output=True, text=True, timeout=60, cwd=REPO_ROOT,
+        env={**os.environ, "OPENDIALER_SEAT_KEY": tls_settings.agents.seat_key,
+             "PYTHONPATH": str(REPO_ROOT)})
+    lines = [json.loads(x) for x in res.stdout.splitlines() if x.startswith("{")]
+    errors = [x["detail"] for x in lines if x["event"] == "error"]
+    assert res.returncode == 2, (res.returncode, res.stdout, res.stderr[-2000:])
+    assert any("is not trusted" in e and str(other) in e and "certificate" in e
+               for e in errors), errors
