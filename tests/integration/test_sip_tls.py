@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 
 from dialer.config.settings import REPO_ROOT, Settings, load_settings
-from dialer.core.campaign import CampaignStatus
 from dialer.core.audio import AudioFormat, dominant_frequency, rms_dbfs, samples_of
-from dialer.pbx import Backend, backend
+from dialer.core.campaign import CampaignStatus
 from dialer.db.campaigns import set_campaign_status
+from dialer.pbx import Backend, backend
 from dialer.qa.carrier_plan import Behaviour, number_for
 from dialer.service.client import AgentClient
 from dialer.service.tls import make_dev_cert
@@ -107,7 +107,8 @@ async def test_a_softphone_over_tls_hears_a_campaign_customer_with_srtp_only(
     listener = stack.tls_transport(ca, PHONE_TLS_PORT)
     customer = number_for(Behaviour.ANSWER, 0, 6)
     pbx_rtp = f"{tls_settings.pbx.rtp_start}-{tls_settings.pbx.rtp_end}"
-    capture = Capture(f"tcp port {listener.port} or tcp port {tls_settings.agents.transport.tls_port}"
+    pbx_tls = tls_settings.agents.transport.tls_port
+    capture = Capture(f"tcp port {listener.port} or tcp port {pbx_tls}"
                       f" or (udp portrange {pbx_rtp} and not udp portrange "
                       f"{tls_settings.carrier.rtp_start}-{tls_settings.carrier.rtp_end})",
                       tmp_path / "lo.pcap")
