@@ -106,12 +106,16 @@ async def test_a_softphone_over_tls_hears_a_campaign_customer_with_srtp_only(
     stack = PjsuaStack.shared(bind="127.0.0.1")
     listener = stack.tls_transport(ca, PHONE_TLS_PORT)
     customer = number_for(Behaviour.ANSWER, 0, 6)
-    pbx_rtp = f"{tls_settings.pbx.rtp_start}-{tls_settings.pbx.rtp_end}"
-    pbx_tls = tls_settings.agents.transport.tls_port
-    capture = Capture(f"tcp port {listener.port} or tcp port {pbx_tls}"
-                      f" or (udp portrange {pbx_rtp} and not udp portrange "
-                      f"{tls_settings.carrier.rtp_start}-{tls_settings.carrier.rtp_end})",
-                      tmp_path / "lo.pcap")
+    pbx, car = tls_settings.pbx, tls_settings.carrier
+    # everything to or from the phone (its UDP and TLS ports, its RTP) and the PBX's agent side
+    # (its TLS port, its UDP SIP port, its RTP except towards the carrier); the carrier's trunk
+    # is plain UDP SIP, captured too as the control that plain SIP would be seen
+    capture = Capture(
+        f"tcp port {listener.port} or tcp port {tls_settings.agents.transport.tls_port}"
+        f" or udp port {stack.local_address[1]}"
+        f" or udp port {pbx.sip_port}"
+        f" or (udp portrange {pbx.rtp_start}-{pbx.rtp_end}"
+        f" and not udp portrange {car.rtp_start}-{car.rtp_end})", tmp_path / "lo.pcap")
     ua = None
     try:
         async with dialer_env(tls_settings, tmp_path, [SEAT], [customer], mode="progressive",
@@ -156,6 +160,9 @@ async def test_a_softphone_over_tls_hears_a_campaign_customer_with_srtp_only(
     assert re.search(r"SRTP status:\s*Active", dump), dump
     assert "AES_CM_128_HMAC_SHA1" in dump or "AEAD_AES" in dump, dump
     # on the wire: signalling only inside TLS, to the PBX's TLS port and the phone's listener
+    trunk = [pk for pk in packets if car.sip_port in (pk.sport, pk.dport)]
+    assert _sip_in_clear(trunk), "the control failed: no plain SIP seen on the carrier's trunk"
+    packets = [pk for pk in packets if pk not in trunk]
     sip_tcp = [pk for pk in packets if pk.proto == "tcp" and pk.payload]
     assert sip_tcp, "no SIP over TLS was captured"
     assert any(pk.payload[:1] == b"\x16" for pk in sip_tcp), "no TLS handshake was captured"
@@ -186,3 +193,37 @@ def test_a_phone_trusting_another_ca_is_refused_with_the_reason(
     assert res.returncode == 2, (res.returncode, res.stdout, res.stderr[-2000:])
     assert any("is not trusted" in e and str(other) in e and "certificate" in e
                for e in errors), errors
+
+
+async def test_a_login_naming_no_tls_port_is_refused_with_the_reason(
+        tls_pbx: Backend, tls_settings: Settings, tmp_path: Path) -> None:
+    async with dialer_env(tls_settings, tmp_path, [SEAT], [number_for(Behaviour.ANSWER, 1, 4)],
+                          mode="preview", phones=False) as env:
+        async with AgentClient(env.url) as c:
+            await c.send("login", agent=f"agent{SEAT}", password=password(SEAT), sip_port=5920)
+            err = await c.expect("error")
+            assert err["code"] == "bad_field", err
+            assert "takes agents' SIP over TLS only" in err["message"]
+            assert "sip_tls_port" in err["message"] and "--ca" in err["message"]
+            assert not env.engine.floor.seats
+
+
+def test_the_headless_agent_calls_over_tls_with_srtp(
+        tls_pbx: Backend, tls_settings: Settings, tls_env: dict[str, str]) -> None:
+    """`softphone --headless --transport tls`: registers over TLS and calls the milliwatt
+    extension (9197); SRTP is mandatory, so a call that connects and carries the tone had it."""
+    port = tls_settings.agents.transport.tls_port
+    res = subprocess.run(
+        [sys.executable, "-m", "softphone", "--headless", "--agent", str(SEAT + 1), "--json",
+         "--registrar", f"127.0.0.1:{port}", "--transport", "tls", "--ca", tls_env["CA"],
+         "--tls-port", str(PHONE_TLS_PORT + 2), "--call", "9197", "--talk", "2"],
+        capture_output=True, text=True, timeout=60, cwd=REPO_ROOT,
+        env={**os.environ, "OPENDIALER_SEAT_KEY": tls_settings.agents.seat_key,
+             "PYTHONPATH": str(REPO_ROOT)})
+    lines = [json.loads(x) for x in res.stdout.splitlines() if x.startswith("{")]
+    assert res.returncode == 0, (res.stdout, res.stderr[-2000:])
+    started = next(x for x in lines if x["event"] == "started")
+    assert started["sip_tls"] == f"127.0.0.1:{PHONE_TLS_PORT + 2}"
+    report = next(x for x in lines if x["event"] == "call report")
+    assert report["answered"] and report["codec"].startswith("PCM")
+    assert abs(report["heard_hz"] - 1004) < 15, report
