@@ -101,6 +101,7 @@ async def _run_demo(settings: Settings, db_path: Path, campaign_file: Path,
                     calls[who] = calls.get(who, 0) + 1
 
             bots = [asyncio.create_task(_bot(url, seat, i, phones.sip_ports.get(seat),
+                                             phones.sip_tls_ports.get(seat),
                                              settings.service.ca_file))
                     for i, seat in enumerate(SEATS)]
             for bot in bots:
@@ -147,10 +148,12 @@ async def _run_demo(settings: Settings, db_path: Path, campaign_file: Path,
     return 0
 
 
-async def _bot(url: str, seat: int, index: int, sip_port: int | None, ca_file: str) -> None:
+async def _bot(url: str, seat: int, index: int, sip_port: int | None, sip_tls_port: int | None,
+               ca_file: str) -> None:
     # each scripted agent dispositions with its own code, so the summary shows several
     await scripted_agent(url, f"agent{seat}", DEMO_PASSWORD.format(seat=seat),
-                         CODES[index % len(CODES)], sip_port=sip_port, ca_file=ca_file or None)
+                         CODES[index % len(CODES)], sip_port=sip_port,
+                         sip_tls_port=sip_tls_port, ca_file=ca_file or None)
 
 
 def _check(bots: list[asyncio.Task[None]]) -> None:

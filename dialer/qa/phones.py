@@ -110,6 +110,7 @@ class Softphones:
     processes: list[subprocess.Popen[bytes]]
     logs: list[Path]
     sip_ports: dict[int, int] = field(default_factory=dict)   # seat -> its phone's SIP port
+    sip_tls_ports: dict[int, int] = field(default_factory=dict)   # seat -> its TLS port, if any
 
     def stop(self) -> None:
         for proc in self.processes:
@@ -131,14 +132,18 @@ def start_softphones(settings: Settings, seats: list[int], base: Path, tone_hz: 
     """Start headless softphones for `seats` (4 per process: the softphone's limit, one call per
     agent); returns once all registered."""
     base.mkdir(parents=True, exist_ok=True)
-    registrar = f"{settings.pbx.bind}:{settings.pbx.sip_port}"
+    tr = settings.agents.transport
+    registrar = f"{settings.pbx.bind}:{tr.port(settings.pbx.sip_port)}"
+    # over TLS the phones trust the site's CA, else the PBX's (self-signed) certificate itself
+    secure = (["--transport", "tls", "--ca", os.environ.get("OPENDIALER_CA_FILE") or tr.cert]
+              if tr.tls else [])
     phones = Softphones([], [])
     try:
         for i in range(0, len(seats), PER_PROCESS):
             group = seats[i:i + PER_PROCESS]
             log = base / f"softphone-{group[0]}.jsonl"
             cmd = [sys.executable, "-m", "softphone", "--headless", "--json",
-                   "--registrar", registrar, "--voice", f"tone:{tone_hz}"]
+                   "--registrar", registrar, "--voice", f"tone:{tone_hz}", *secure]
             for seat in group:
                 cmd += ["--agent", str(seat)]
             with log.open("wb") as out:
@@ -160,8 +165,11 @@ def start_softphones(settings: Settings, seats: list[int], base: Path, tone_hz: 
                         registered.add(ev.get("agent"))
                     elif ev.get("event") == "started":      # one SIP port per process
                         port = int(str(ev.get("sip", ":0")).rpartition(":")[2])
+                        tls = int(str(ev.get("sip_tls", ":0")).rpartition(":")[2])
                         for seat in seats[i * PER_PROCESS:(i + 1) * PER_PROCESS]:
                             phones.sip_ports[seat] = port
+                            if tls:
+                                phones.sip_tls_ports[seat] = tls
             if want <= registered:
                 return phones
             dead = [p for p in phones.processes if p.poll() is not None]

@@ -182,12 +182,13 @@ class AgentClient:
 
 async def scripted_agent(url: str, login: str, password: str, code: str,
                          on_event: Callable[[str, dict[str, Any]], None] | None = None,
-                         sip_port: int | None = None, ca_file: str | None = None) -> None:
+                         sip_port: int | None = None, ca_file: str | None = None,
+                         sip_tls_port: int | None = None) -> None:
     """Log in, go ready once the voice channel is up, disposition every call with `code`.
     `on_event(login, message)` sees each call_connected, call_ended and logout_authorized as
-    its JSON object; `sip_port`: the agent's phone's, on this machine."""
+    its JSON object; `sip_port` (and `sip_tls_port`): the agent's phone's, on this machine."""
     async with AgentClient(url, ca_file) as c:
-        reply = await c.ask(p.Login(login, password, sip_port))
+        reply = await c.ask(p.Login(login, password, sip_port, sip_tls_port))
         if not isinstance(reply, p.LoginOk):
             why = reply.message if isinstance(reply, p.Error) else reply
             raise RuntimeError(f"{login}: login refused: {why}")
