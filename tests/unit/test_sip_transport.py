@@ -149,3 +149,18 @@ def test_a_tls_account_needs_the_pbxs_ca_and_registers_at_its_tls_uri() -> None:
     assert a.registrar_uri == "sip:127.0.0.1:5061;transport=tls"
     assert a.target_uri("9197") == "sip:9197@127.0.0.1:5061;transport=tls"
     assert SipAccount("agent1001", "pw", "127.0.0.1:5060").registrar_uri == "sip:127.0.0.1:5060"
+
+
+def test_the_agent_window_takes_the_transport_and_tls_port_from_login_ok() -> None:
+    from softphone.app import with_account
+    from softphone.ui.login_dialog import LoginRequest
+
+    req = LoginRequest("agent1001", "pw", "ws://x/agent", "", "", "10.0.0.5:5060")
+    tls = with_account(req, {"user": "agent1001", "password": "s", "transport": "tls",
+                             "port": 5061})
+    assert (tls.sip_user, tls.sip_password, tls.sip_server, tls.sip_transport) == \
+        ("agent1001", "s", "10.0.0.5:5061", "tls")
+    udp = with_account(req, {"user": "agent1001", "password": "s", "transport": "udp"})
+    assert (udp.sip_server, udp.sip_transport) == ("10.0.0.5:5060", "udp")
+    older = with_account(req, {"user": "agent1001", "password": "s"})   # an older dialer
+    assert (older.sip_server, older.sip_transport) == ("10.0.0.5:5060", "udp")
