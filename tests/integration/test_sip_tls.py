@@ -41,7 +41,9 @@ SEAT = 1016
 FMT = AudioFormat()
 AGENT_HZ = 697.0
 CUSTOMER_HZ = 1004.0          # the simulated customer's tone (config/carrier, behaviour 0)
-# the phone's TLS port (5921-5939 for this helper's runs; the default otherwise)
+# the headless agents' TLS ports (processes of their own, for one test each). The test process's
+# own SIP stack listens on a port the kernel picks: it stays open for the whole session, and
+# the baresip phones of other tests take SIP over TLS on their SIP port + 1.
 PHONE_TLS_PORT = int(os.environ.get("OPENDIALER_TEST_PHONE_TLS_PORT", "5921"))
 
 
@@ -105,7 +107,7 @@ async def test_a_softphone_over_tls_hears_a_campaign_customer_with_srtp_only(
         tmp_path: Path) -> None:
     ca = tls_env["CA"]
     stack = PjsuaStack.shared(bind="127.0.0.1")
-    listener = stack.tls_transport(ca, PHONE_TLS_PORT)
+    listener = stack.tls_transport(ca)
     customer = number_for(Behaviour.ANSWER, 0, 6)
     pbx, car = tls_settings.pbx, tls_settings.carrier
     # everything to or from the phone (its UDP and TLS ports, its RTP) and the PBX's agent side
