@@ -108,8 +108,10 @@ def secure_media(cfg: Any) -> None:
 def tls_failure(code: int, reason: str, ca_file: str, registrar: str) -> str | None:
     """A plain sentence when a registration failed on the PBX's certificate, else None."""
     lowered = reason.lower()
-    if any(w in lowered for w in ("certificate", "ssl", "tls", "verif", "handshake")):
-        return (f"the PBX at {registrar} {UNTRUSTED}: its TLS certificate does not chain to "
-                f"{ca_file or 'the CA file'} ({code} {reason}); give the PBX's CA with "
-                "softphone --ca or OPENDIALER_CA_FILE")
+    # PJSIP: 503 "SSL certificate verification error (PJSIP_TLS_ECERTVERIF)" and its kin
+    if "certificate" in lowered or "pjsip_tls_ecert" in lowered:
+        return (f"the PBX at {registrar} {UNTRUSTED}: its TLS certificate did not verify "
+                f"against {ca_file or 'the CA file'} (it must chain to it and name the address "
+                f"or host dialed) ({code} {reason}); give the PBX's CA with softphone --ca or "
+                "OPENDIALER_CA_FILE, and its name or address as the SIP server")
     return None

@@ -10,11 +10,15 @@ own call dump says the media is SRTP. A phone that trusts another CA is refused,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
+import socket
+import ssl
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -283,3 +287,44 @@ async def test_the_agent_window_takes_its_voice_channel_over_tls(
             app.link.close()
             for _, phone in opened:
                 phone.ua.close()
+
+
+def test_a_certificate_for_another_name_is_refused_though_its_ca_is_trusted(
+        tmp_path: Path) -> None:
+    """The phone checks the name too: a TLS server whose certificate is the very CA file the
+    phone trusts, but names another host, is refused like an unknown CA (no SIP is sent)."""
+    cert, key = tmp_path / "c.pem", tmp_path / "k.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj",
+                    "/CN=example.invalid", "-addext", "subjectAltName=DNS:example.invalid",
+                    "-addext", "basicConstraints=critical,CA:TRUE", "-keyout", str(key),
+                    "-out", str(cert)], check=True, capture_output=True)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(20)
+    got: list[bytes] = []
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = server.accept()
+                with contextlib.suppress(OSError), ctx.wrap_socket(conn, server_side=True) as tls:
+                    got.append(tls.recv(4096))
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        res = subprocess.run(
+            [sys.executable, "-m", "softphone", "--headless", "--agent", str(SEAT), "--json",
+             "--registrar", f"127.0.0.1:{server.getsockname()[1]}", "--transport", "tls",
+             "--ca", str(cert), "--tls-port", str(PHONE_TLS_PORT + 3), "--password", "x",
+             "--register-timeout", "10"],
+            capture_output=True, text=True, timeout=60, cwd=REPO_ROOT,
+            env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    finally:
+        server.close()
+    lines = [json.loads(x) for x in res.stdout.splitlines() if x.startswith("{")]
+    errors = [x["detail"] for x in lines if x["event"] == "error"]
+    assert res.returncode == 2, (res.stdout, res.stderr[-2000:])
+    assert any("is not trusted" in e and str(cert) in e for e in errors), errors
+    assert not any(b"REGISTER" in data for data in got), got

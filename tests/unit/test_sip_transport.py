@@ -164,3 +164,15 @@ def test_the_agent_window_takes_the_transport_and_tls_port_from_login_ok() -> No
     assert (udp.sip_server, udp.sip_transport) == ("10.0.0.5:5060", "udp")
     older = with_account(req, {"user": "agent1001", "password": "s"})   # an older dialer
     assert (older.sip_server, older.sip_transport) == ("10.0.0.5:5060", "udp")
+
+
+def test_a_failed_certificate_check_reads_as_an_untrusted_pbx() -> None:
+    from softphone.sip.secure import tls_failure
+
+    said = tls_failure(503, "SSL certificate verification error (PJSIP_TLS_ECERTVERIF)",
+                       "/etc/ca.pem", "10.0.0.5:5061")
+    assert said is not None
+    assert said.startswith("the PBX at 10.0.0.5:5061 is not trusted")
+    assert "/etc/ca.pem" in said and "--ca" in said
+    assert tls_failure(503, "Connection refused", "/etc/ca.pem", "10.0.0.5:5061") is None
+    assert tls_failure(408, "Request Timeout", "/etc/ca.pem", "10.0.0.5:5061") is None
