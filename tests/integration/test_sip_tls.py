@@ -3,8 +3,9 @@
 as the agent window and the headless agent use it) logs in over the agent link naming its TLS
 port, learns the transport from `login_ok.sip`, registers over TLS verifying the PBX's
 certificate, takes the voice channel the dialer places over TLS, and hears a campaign's customer.
-`dumpcap` on loopback checks that nothing to or from the phone travelled in the clear; pjsua2's
-own call dump says the media is SRTP. A phone that trusts another CA is refused, with the reason.
+`dumpcap` on loopback checks that nothing to or from the phone travelled in the clear, the PBX's
+SIP log (read inside TLS) that the SDP both ways is RTP/SAVP with a=crypto, and pjsua2's own
+call dump that the media is SRTP. A phone that trusts another CA is refused, with the reason.
 """
 
 from __future__ import annotations
@@ -124,6 +125,11 @@ async def test_a_softphone_over_tls_hears_a_campaign_customer_with_srtp_only(
         f" or (udp portrange {pbx.rtp_start}-{pbx.rtp_end}"
         f" and not udp portrange {car.rtp_start}-{car.rtp_end})", tmp_path / "lo.pcap")
     ua = None
+    # the PBX logs the SIP it sends and receives, as it reads it inside TLS: the SDP offered to
+    # and answered by the phone is checked below
+    tls_pbx.rx("pbx", f"pjsip set logger host 127.0.0.1:{listener.port}")
+    log = tls_pbx.log_files()["pbx"]
+    seen_before = log.stat().st_size if log.exists() else 0
     try:
         async with dialer_env(tls_settings, tmp_path, [SEAT], [customer], mode="progressive",
                               phones=False) as env:
@@ -164,8 +170,19 @@ async def test_a_softphone_over_tls_hears_a_campaign_customer_with_srtp_only(
                 assert not [e for e in errors if e["code"] == "seat_taken"], errors
     finally:
         packets = capture.stop()
+        tls_pbx.rx("pbx", "pjsip set logger off")
         if ua is not None:
             ua.close()
+    # the SDP both ways: SRTP (RTP/SAVP) with SDES keys (a=crypto), never plain RTP/AVP
+    with log.open("rb") as f:
+        f.seek(seen_before)
+        sip_log = f.read().decode(errors="replace")
+    sdps = re.findall(r"^m=audio \d+ (\S+)", sip_log, re.MULTILINE)
+    assert len(sdps) >= 2, sip_log[-3000:]              # the voice channel's offer and answer
+    assert set(sdps) == {"RTP/SAVP"}, sdps
+    assert sip_log.count("a=crypto:") >= len(sdps), sip_log[-3000:]
+    print(f"sip_tls sdp m_lines={len(sdps)} protos={sorted(set(sdps))} "
+          f"crypto_lines={sip_log.count('a=crypto:')}")
     # pjsua2's own view of the call: SRTP with an SDES crypto suite
     assert re.search(r"SRTP status:\s*Active", dump), dump
     assert "AES_CM_128_HMAC_SHA1" in dump or "AEAD_AES" in dump, dump
