@@ -206,6 +206,8 @@ class LinkServer:
         if self.seats is None or not self.seats.transport.tls or req.sip_port is None:
             return req.sip_port, False
         if req.sip_tls_port is None:
+            log.warning("security: agent %r: login refused: the PBX takes agents' SIP over TLS "
+                        "only and the phone named no TLS port", req.agent)
             raise LinkError(ErrorCode.BAD_FIELD,
                             "login: this dialer's PBX takes agents' SIP over TLS only, and the "
                             "login named no sip_tls_port: start the softphone with the PBX's CA "
