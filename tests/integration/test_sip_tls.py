@@ -223,7 +223,8 @@ def test_a_phone_trusting_another_ca_is_refused_with_the_reason(
 
 
 async def test_a_login_naming_no_tls_port_is_refused_with_the_reason(
-        tls_pbx: Backend, tls_settings: Settings, tmp_path: Path) -> None:
+        tls_pbx: Backend, tls_settings: Settings, tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
     async with dialer_env(tls_settings, tmp_path, [SEAT], [number_for(Behaviour.ANSWER, 1, 4)],
                           mode="preview", phones=False) as env:
         async with AgentClient(env.url) as c:
@@ -233,6 +234,8 @@ async def test_a_login_naming_no_tls_port_is_refused_with_the_reason(
             assert "takes agents' SIP over TLS only" in err["message"]
             assert "sip_tls_port" in err["message"] and "--ca" in err["message"]
             assert not env.engine.floor.seats
+            assert any("login refused: the PBX takes agents' SIP over TLS only" in r.message
+                       for r in caplog.records)
 
 
 def test_the_headless_agent_calls_over_tls_with_srtp(
