@@ -96,6 +96,9 @@ def check_ports_free(settings: Settings) -> None:
         (socket.SOCK_STREAM, settings.pbx.bind, settings.pbx.http_port, "PBX ARI/HTTP (tcp)"),
         (socket.SOCK_DGRAM, settings.carrier.host, settings.carrier.sip_port, "carrier SIP (udp)"),
     ]
+    if settings.agents.transport.tls:
+        checks.append((socket.SOCK_STREAM, settings.pbx.bind, settings.agents.transport.tls_port,
+                       "PBX SIP over TLS (tcp)"))
     for kind, host, port, what in checks:
         s = socket.socket(socket.AF_INET, kind)
         try:

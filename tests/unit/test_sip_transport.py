@@ -4,6 +4,7 @@ and seats, the dial string and the seat watch's view of a TLS contact. Pure, no 
 from __future__ import annotations
 
 import os
+import socket
 import stat
 import subprocess
 from pathlib import Path
@@ -176,3 +177,28 @@ def test_a_failed_certificate_check_reads_as_an_untrusted_pbx() -> None:
     assert "/etc/ca.pem" in said and "--ca" in said
     assert tls_failure(503, "Connection refused", "/etc/ca.pem", "10.0.0.5:5061") is None
     assert tls_failure(408, "Request Timeout", "/etc/ca.pem", "10.0.0.5:5061") is None
+
+
+def _free(kind: int) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_a_taken_tls_port_is_named_before_the_pbx_starts(tmp_path: Path,
+                                                        pair: tuple[Path, Path]) -> None:
+    from dialer.pbx.base import PbxError, check_ports_free
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        tls_port = taken.getsockname()[1]
+        text = _tls(*pair, port=str(tls_port))
+        for old, new in (("sip_port = 5060", f"sip_port = {_free(socket.SOCK_DGRAM)}"),
+                         ("http_port = 8088", f"http_port = {_free(socket.SOCK_STREAM)}"),
+                         ("sip_port = 5080", f"sip_port = {_free(socket.SOCK_DGRAM)}")):
+            text = text.replace(old, new, 1)
+        s = _load(tmp_path, text)
+        with pytest.raises(PbxError, match=rf"127.0.0.1:{tls_port} for the PBX SIP over TLS "
+                                           r"\(tcp\) is taken"):
+            check_ports_free(s)
