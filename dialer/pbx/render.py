@@ -26,8 +26,9 @@ from pathlib import Path
 from dialer.config.asterisk_values import ValueProblem, check_value
 from dialer.config.exposure import refuse_exposed_defaults
 from dialer.config.settings import REPO_ROOT, Settings, SettingsError
-from dialer.config.trunks import Trunk, load_trunks, pjsip_conf, trunks_path
+from dialer.config.trunks import Trunk, load_trunks, trunks_path
 from dialer.pbx.tls_conf import tls_conf
+from dialer.pbx.trunk_conf import pjsip_conf
 
 PLACEHOLDER = re.compile(r"@@([A-Z_]+)@@")
 INSTANCES = {"pbx": REPO_ROOT / "config" / "asterisk", "carrier": REPO_ROOT / "config" / "carrier"}

@@ -20,8 +20,9 @@ from dialer.config.asterisk_values import (
     seat_endpoint,
 )
 from dialer.config.settings import REPO_ROOT, load_settings
-from dialer.config.trunks import DEFAULT_PATH, TrunkError, load_trunks, parse_trunks, pjsip_conf
+from dialer.config.trunks import DEFAULT_PATH, TrunkError, load_trunks, parse_trunks
 from dialer.pbx.render import RenderError, agents_conf, render_all, values
+from dialer.pbx.trunk_conf import pjsip_conf
 
 PLACES = {"CARRIER_HOST": "127.0.0.1", "CARRIER_SIP_PORT": "5080"}
 IP = """

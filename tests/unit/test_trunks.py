@@ -23,9 +23,9 @@ from dialer.config.trunks import (
     fault_of,
     load_trunks,
     parse_trunks,
-    pjsip_conf,
 )
 from dialer.pbx.render import render_all
+from dialer.pbx.trunk_conf import pjsip_conf
 from dialer.qa.calls import EXTENSIONS, Observation, judge, sound_seconds
 
 PLACES = {"CARRIER_HOST": "127.0.0.1", "CARRIER_SIP_PORT": "5080"}
