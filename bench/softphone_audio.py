@@ -32,7 +32,9 @@ the GUI softphone does; `--clock pjsip` for PJSIP's null-device clock). Parts:
    from the stream's statistics at the end of the call) is printed alongside.
 
 4. **underruns**: a call of `--minutes` with a steady voice both ways; the bridge's FIFO
-   underruns (each a gap heard) and PJSIP's jitter buffer's counters.
+   underruns (each a gap heard), the callbacks the sound device itself flagged (`device_xruns`:
+   PortAudio's under/overflow flags) and PJSIP's jitter buffer's counters (with `trims`, the
+   stale frames the device clock dropped: softphone/sip/jb_trim.py).
 5. **speech quality**: `--speech-runs` customer calls at each `--loss` (default 0 and 3 %): PESQ
    narrowband both ways (tests/integration/speech_path.py).
 
@@ -47,13 +49,14 @@ and the split of each way on `detail:` lines. Needs the PBX (`.venv/bin/dialer p
 
 Usage: .venv/bin/python bench/softphone_audio.py [--idle 20] [--call 40] [--bursts 40]
            [--minutes 10] [--speech-runs 3] [--loss 0 --loss 0.03] [--clock device|pjsip]
-           [--jb init,min_pre,max_pre,max] [--frame-ms 20|10]
+           [--jb init,min_pre,max_pre,max] [--frame-ms 20|10] [--quality 1..10]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import math
 import shutil
 import signal
@@ -99,6 +102,7 @@ from softphone.sip.api import (  # noqa: E402
     SipError,
 )
 from softphone.sip.pjsua2_ua import (  # noqa: E402
+    DEFAULT_RESAMPLE_QUALITY,
     JitterBufferConfig,
     PjsuaStack,
     PjsuaUserAgent,
@@ -137,20 +141,27 @@ class StampedDevice:
 
     def open_input(self, device: str | None, fmt: AudioFormat,
                    on_frame: FrameSink) -> AudioStream:
+        # (set_on_lost passes through: the stream is the device's own)
+        return self.device.open_input(device, fmt, self._stamp_frame(on_frame))
+
+    def open_output(self, device: str | None, fmt: AudioFormat,
+                    pull: FrameSource) -> AudioStream:
+        return self.device.open_output(device, fmt, self._stamp_pull(pull))
+
+    def _stamp_frame(self, on_frame: FrameSink) -> FrameSink:
         def stamped(frame: bytes) -> None:
             if self.recording:
                 self.mic.append((time.time(), frame))
             on_frame(frame)
-        return self.device.open_input(device, fmt, stamped)  # (set_on_lost passes through)
+        return stamped
 
-    def open_output(self, device: str | None, fmt: AudioFormat,
-                    pull: FrameSource) -> AudioStream:
+    def _stamp_pull(self, pull: FrameSource) -> FrameSource:
         def stamped() -> bytes:
             frame = pull()
             if self.recording:
                 self.speaker.append((time.time(), frame))
             return frame
-        return self.device.open_output(device, fmt, stamped)
+        return stamped
 
 
 class StampTap:
@@ -333,6 +344,16 @@ def delays(src: list[float], dst: list[float], hi: float = 0.4) -> list[float]:
     return out
 
 
+def next_after(events: list[float], ticks: list[float]) -> list[float]:
+    """For each event, ms until the first tick at or after it (ticks sorted)."""
+    out = []
+    for t in events:
+        i = bisect.bisect_left(ticks, t)
+        if i < len(ticks):
+            out.append(1000 * (ticks[i] - t))
+    return out
+
+
 def pcm_frames(stamped: Stamped) -> Frames:
     return [(t, samples_of(f)) for t, f in stamped]
 
@@ -352,7 +373,8 @@ def summary(values: list[float]) -> str:
 # ---------------------------------------------------------------------------- the phone
 class Bench:
     def __init__(self, seat: int, folder: Path, registrar: str | None = None,
-                 jb: JitterBufferConfig | None = None, device_clock: bool = False) -> None:
+                 jb: JitterBufferConfig | None = None, device_clock: bool = False,
+                 quality: int = DEFAULT_RESAMPLE_QUALITY) -> None:
         self.settings = load_settings()
         s = self.settings
         status = backend(s, log=lambda _m: None).status()
@@ -372,7 +394,8 @@ class Bench:
         host, _, port = self.registrar.partition(":")
         stack = PjsuaStack.shared(bind=local_address_towards(host, int(port or 5060)),
                                   jitter_buffer=jb or JitterBufferConfig(),
-                                  frame_ms=FMT.frame_ms, device_clock=device_clock)
+                                  frame_ms=FMT.frame_ms, device_clock=device_clock,
+                                  resample_quality=quality)
         self.ua = PjsuaUserAgent(SipAccount(f"agent{seat}", s.agents.sip_password(seat),
                                             self.registrar), self.bridge, AUTO_ANSWER,
                                  stack=stack)
@@ -453,6 +476,7 @@ class Latency:
     mic_to_port: list[float]
     port_to_net: list[float]
     net_to_port: list[float]
+    net_to_tick: list[float]
     port_to_speaker: list[float]
     jbuf: str
     codec: str
@@ -481,9 +505,11 @@ def measure_latency(b: Bench, bursts: int, folder: Path) -> Latency:
 
         def jb(c: Any, i: int) -> str:
             j = c.getStreamStat(i).jbuf
+            clock = b.ua.stack.clock
+            trims = "-" if clock is None else str(clock.trim.trims)
             return (f"avg={j.avgDelayMsec} min={j.minDelayMsec} max={j.maxDelayMsec} "
                     f"prefetch={j.prefetch} frame_bytes={j.frameSize} lost={j.lost} "
-                    f"discard={j.discard} empty={j.empty}")
+                    f"discard={j.discard} empty={j.empty} size_now={j.size} trims_so_far={trims}")
         jbuf = b.pj(call, jb)
     finally:
         cap.stop()
@@ -500,8 +526,11 @@ def measure_latency(b: Bench, bursts: int, folder: Path) -> Latency:
         raise RuntimeError(f"bursts not found: {len(mic)} at the microphone, {len(out_net)} "
                            f"sent, {len(in_net)} received back, {len(speaker)} played "
                            f"({len(packets)} RTP packets captured)")
+    ticks = [t for t, _f in tap.rx]
+    arrivals = [p.t for p in packets if not p.outbound and ticks and ticks[0] <= p.t <= ticks[-1]]
     return Latency(delays(mic, out_net), delays(in_net, speaker), delays(mic, port_tx),
-                   delays(port_tx, out_net), delays(in_net, port_rx), delays(port_rx, speaker),
+                   delays(port_tx, out_net), delays(in_net, port_rx), next_after(arrivals, ticks),
+                   delays(port_rx, speaker),
                    jbuf, codec)
 
 
@@ -514,6 +543,7 @@ class LongCall:
     dropped: int
     targets: tuple[int, int]
     losses: int
+    device_xruns: int
     jbuf: str
 
 
@@ -531,15 +561,18 @@ def measure_long_call(b: Bench, minutes: float) -> LongCall:
 
         def jb(c: Any, i: int) -> str:
             j = c.getStreamStat(i).jbuf
+            clock = b.ua.stack.clock
+            trims = "-" if clock is None else str(clock.trim.trims)
             return (f"avg={j.avgDelayMsec} max={j.maxDelayMsec} lost={j.lost} "
-                    f"discard={j.discard} empty={j.empty}")
+                    f"discard={j.discard} empty={j.empty} trims_so_far={trims}")
         jbuf = b.pj(call, jb)
     finally:
         b.hangup(call)
     return LongCall(minutes, st.mic.underruns, st.speaker.underruns,
                     st.mic.startup_underruns + st.speaker.startup_underruns,
-                    st.mic.dropped + st.speaker.dropped, (st.mic.target, st.speaker.target),
-                    b.bridge.losses, jbuf)
+                    st.mic.dropped + st.speaker.dropped, (st.mic.target * st.frame_ms,
+                                                        st.speaker.target * st.frame_ms),
+                    b.bridge.losses, st.device_xruns, jbuf)
 
 
 def measure_speech(b: Bench, loss: float, runs: int, folder: Path) -> list[SpeechScore]:
@@ -584,6 +617,10 @@ def main(argv: list[str] | None = None) -> int:
                              "or PJSIP's null sound device")
     parser.add_argument("--frame-ms", type=int, default=20, choices=(10, 20),
                         help="audio frame (conference tick, device block, FIFO frame), ms")
+    parser.add_argument("--quality", type=int, default=DEFAULT_RESAMPLE_QUALITY,
+                        help="pjsua's media quality 1..10: the conference's resampler "
+                             "(<=2 linear, 3-4 small filter, else large filter; "
+                             "default: the softphone's own)")
     args = parser.parse_args(argv)
     FMT = AudioFormat(FMT.rate, args.frame_ms)
     jb = None
@@ -600,7 +637,8 @@ def main(argv: list[str] | None = None) -> int:
     long: LongCall | None = None
     speech: dict[float, list[SpeechScore]] = {}
     try:
-        b = Bench(args.seat, Path(tmp.name), args.registrar, jb, args.clock == "device")
+        b = Bench(args.seat, Path(tmp.name), args.registrar, jb, args.clock == "device",
+                  args.quality)
         b.register()
         idle, busy = measure_cpu(b, args.idle, args.call)
         lat = measure_latency(b, args.bursts, Path(tmp.name))
@@ -637,14 +675,21 @@ def main(argv: list[str] | None = None) -> int:
     print(f"detail: net_to_speaker  {summary(lat.net_to_speaker)}")
     print(f"detail:   network->port {summary(lat.net_to_port)}  (PJSIP: jitter buffer, decoder, "
           "resampler, conference clock)")
+    print(f"detail:     of which network->tick {summary(lat.net_to_tick)}  (an RTP packet's wait "
+          "for the next conference tick)")
+    wait = med(lat.net_to_tick)
+    print(f"detail:     the echo's packet comes back just after the tick that sent it and waits "
+          f"~a frame; a customer's arrive at any phase ({FMT.frame_ms / 2:g} ms on average): "
+          f"net_to_speaker would be ~{n2s - wait + FMT.frame_ms / 2:.1f}, "
+          f"added ~{m2n + n2s - wait + FMT.frame_ms / 2:.1f} (an estimate, not measured)")
     print(f"detail:   port->device  {summary(lat.port_to_speaker)}  (the bridge's speaker FIFO)")
     print(f"detail: pjsua jitter buffer (ms): {lat.jbuf}")
     if long is not None:
         print(f"softphone_underruns total={long.mic_underruns + long.speaker_underruns} "
               f"mic={long.mic_underruns} speaker={long.speaker_underruns} "
               f"minutes={long.minutes:g} startup={long.startup_underruns} "
-              f"dropped={long.dropped} fifo_target_frames={long.targets[0]},{long.targets[1]} "
-              f"device_losses={long.losses}")
+              f"dropped={long.dropped} fifo_target_ms={long.targets[0]},{long.targets[1]} "
+              f"device_losses={long.losses} device_xruns={long.device_xruns}")
         print(f"detail: long call pjsua jitter buffer (ms): {long.jbuf}")
     for loss, scores in speech.items():
         to_a = [sc.to_agent for sc in scores]

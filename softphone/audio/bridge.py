@@ -78,6 +78,7 @@ class BridgeStats:
     mic_depth: int
     speaker_depth: int
     frame_ms: int
+    device_xruns: int = 0          # callbacks the sound device itself flagged (under/overflow)
 
     @property
     def added_delay_ms(self) -> tuple[int, int]:
@@ -236,7 +237,8 @@ class AudioBridge:
         with self._lock:
             return BridgeStats(FifoStats(**vars(self._mic.stats)),
                                FifoStats(**vars(self._speaker.stats)),
-                               self._mic.depth, self._speaker.depth, self._fmt.frame_ms)
+                               self._mic.depth, self._speaker.depth, self._fmt.frame_ms,
+                               sum(int(getattr(s, "xruns", 0)) for s in self._streams))
 
     # ---------------------------------------------------------------- SIP side (media thread)
     def read_tx_frame(self) -> bytes:

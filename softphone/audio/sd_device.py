@@ -44,6 +44,7 @@ class _Stream:
         self._what = what
         self._closing = False
         self.on_lost: Callable[[str], None] | None = None
+        self.xruns = 0     # callbacks PortAudio flagged (input overflow, output underflow...)
 
     def set_on_lost(self, on_lost: Callable[[str], None] | None) -> None:
         self.on_lost = on_lost
@@ -142,7 +143,9 @@ class SounddeviceAudio:
         index = self.resolve(device, want_input=True)
         pending = bytearray()
 
-        def callback(indata: Any, frames: int, _time: Any, _status: Any) -> None:
+        def callback(indata: Any, frames: int, _time: Any, status: Any) -> None:
+            if status:
+                wrapper.xruns += 1
             data = bytes(indata)
             if len(data) == fmt.frame_bytes and not pending:
                 on_frame(data)
@@ -169,7 +172,9 @@ class SounddeviceAudio:
         index = self.resolve(device, want_input=False)
         pending = bytearray()
 
-        def callback(outdata: Any, frames: int, _time: Any, _status: Any) -> None:
+        def callback(outdata: Any, frames: int, _time: Any, status: Any) -> None:
+            if status:
+                wrapper.xruns += 1
             need = 2 * frames
             while len(pending) < need:
                 pending.extend(pull())

@@ -15,6 +15,11 @@ otherwise). While the headset gives no ticks (no call, the stream still starting
 fallback thread ticks every frame in its place, so RTP keeps flowing.
 
 One headset drives one stack's clock: a process with several agents keeps PJSIP's own clock.
+
+After each tick the clock also looks at the call's jitter buffer (`watch_stream`, given the
+pjmedia stream by pjsua2's `onStreamCreated`): a 10 ms frame left behind at a stream's start stays
+for the whole call (PJSIP's discard never removes it), so when `JbTrim` finds such a standing
+backlog the clock reads one frame from the stream's port and throws it away (jb_trim.py).
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ from typing import Any
 
 from pjsua2 import pjsua2 as _bindings  # type: ignore[import-untyped]
 
+from softphone.sip.jb_trim import JbTrim
+
 log = logging.getLogger(__name__)
 
 PJMEDIA_FRAME_TYPE_AUDIO = 1
@@ -38,6 +45,20 @@ class _PjmediaFrame(ctypes.Structure):
                 ("timestamp", ctypes.c_uint64), ("bit_info", ctypes.c_uint32)]
 
 
+class _JbState(ctypes.Structure):
+    """pjmedia_jb_state (pjmedia/jbuf.h of PJSIP 2.15: 15 unsigned ints; older releases have no
+    max_count, checked against pjsua2's own JbufState on this wheel)."""
+
+    _fields_ = [(name, ctypes.c_uint) for name in (
+        "frame_size", "min_prefetch", "max_prefetch", "max_count", "burst", "prefetch", "size",
+        "avg_delay",
+        "min_delay", "max_delay", "dev_delay", "avg_burst", "lost", "discard", "empty")]
+
+
+G711_JB_FRAME_BYTES = 80     # G.711's 10 ms frames in the jitter buffer
+STREAM_FRAME_BYTES = 8192     # room for one frame of the stream's port, whatever the codec
+
+
 class ConferenceClock:
     """Created on the pjsua thread after `libStart()`; `tick()` from the device's thread."""
 
@@ -47,6 +68,10 @@ class ConferenceClock:
         self._lib.pjsua_set_no_snd_dev.restype = ctypes.c_void_p
         self._lib.pjmedia_port_get_frame.argtypes = [ctypes.c_void_p,
                                                      ctypes.POINTER(_PjmediaFrame)]
+        self._lib.pjmedia_stream_get_stat_jbuf.argtypes = [ctypes.c_void_p,
+                                                           ctypes.POINTER(_JbState)]
+        self._lib.pjmedia_stream_get_port.argtypes = [ctypes.c_void_p,
+                                                      ctypes.POINTER(ctypes.c_void_p)]
         self._master = self._lib.pjsua_set_no_snd_dev()
         if not self._master:
             raise RuntimeError("pjsua_set_no_snd_dev() gave no conference master port")
@@ -59,6 +84,13 @@ class ConferenceClock:
         self._last_device_tick = 0.0
         self.device_ticks = 0
         self.fallback_ticks = 0
+        self.trim = JbTrim(per_tick=max(1, frame_ms // 10))
+        self.trim_enabled = True
+        self._stream: int | None = None
+        self._stream_port: int | None = None
+        self._jb = _JbState()
+        self._drop = _PjmediaFrame()
+        self._drop_buf = ctypes.create_string_buffer(STREAM_FRAME_BYTES)
         self._stop = threading.Event()
         self._fallback = threading.Thread(target=self._run_fallback, name="pjsua-clock",
                                           daemon=True)
@@ -69,6 +101,38 @@ class ConferenceClock:
         self._last_device_tick = time.monotonic()
         self.device_ticks += 1
         self._tick()
+
+    def watch_stream(self, stream: int | None) -> None:
+        """The call's pjmedia stream (a pointer; None or 0: none) whose jitter buffer to trim.
+        Call on the pjsua thread from `onStreamCreated`, and with None from `onStreamDestroyed`
+        (before PJSIP frees it: the lock waits for a tick in progress)."""
+        port = None
+        if stream:
+            out = ctypes.c_void_p()
+            state = _JbState()
+            ok = (self._lib.pjmedia_stream_get_port(stream, ctypes.byref(out)) == 0 and out.value
+                  and self._lib.pjmedia_stream_get_stat_jbuf(stream, ctypes.byref(state)) == 0
+                  and 0 < state.frame_size <= STREAM_FRAME_BYTES
+                  and state.min_prefetch <= state.max_prefetch <= state.max_count
+                  and state.prefetch <= state.max_count and state.size <= state.max_count)
+            if not ok:
+                log.warning("audio: the call's jitter buffer cannot be read (frame %d bytes, "
+                            "prefetch %d..%d): not trimming it", state.frame_size,
+                            state.min_prefetch, state.max_prefetch)
+                stream = None
+            elif state.frame_size != G711_JB_FRAME_BYTES:
+                # only G.711 keeps 10 ms frames, two a packet (the case jb_trim.py is about)
+                stream = None
+            else:
+                port = out.value
+        with self._lock:
+            self._stream = stream or None
+            self._stream_port = port
+            self.trim.reset()
+
+    @property
+    def watched_stream(self) -> int | None:
+        return self._stream
 
     def close(self) -> None:
         """Stop ticking (before `libDestroy()`); later ticks do nothing."""
@@ -89,6 +153,22 @@ class ConferenceClock:
             f.buf = ctypes.cast(self._buf, ctypes.c_void_p)
             f.size = self._frame_bytes
             self._lib.pjmedia_port_get_frame(self._master, ctypes.byref(f))
+            if self._stream is not None and self.trim_enabled:
+                self._watch_jb()
+
+    def _watch_jb(self) -> None:
+        """After a tick (lock held): drop the jitter buffer's standing backlog (jb_trim.py)."""
+        jb = self._jb
+        if self._lib.pjmedia_stream_get_stat_jbuf(self._stream, ctypes.byref(jb)) != 0:
+            return
+        if self.trim.after_tick(jb.size, jb.prefetch, jb.empty):
+            d = self._drop
+            d.type = PJMEDIA_FRAME_TYPE_AUDIO
+            d.buf = ctypes.cast(self._drop_buf, ctypes.c_void_p)
+            d.size = STREAM_FRAME_BYTES
+            self._lib.pjmedia_port_get_frame(self._stream_port, ctypes.byref(d))
+            log.debug("audio: dropped a frame the jitter buffer held for nothing (%d frames)",
+                      jb.size)
 
     def _run_fallback(self) -> None:
         next_at = time.monotonic()

@@ -90,6 +90,12 @@ class JitterBufferConfig:
 
 DEFAULT_JB = JitterBufferConfig()
 
+# pjsua's media `quality` (1..10) picks the conference's resampler between the 16 kHz bridge and
+# an 8 kHz codec: <= 2 linear, 3-4 a small filter (~1 ms each way), 5+ the large filter (~4.4 ms
+# each way, PJSIP's default 8). Measured with bench/softphone_audio.py (docs/sip-ua.md): the small
+# filter saves ~6.6 ms a round trip; PESQ on G.711 showed no difference beyond run-to-run spread.
+DEFAULT_RESAMPLE_QUALITY = 4
+
 _CALL_STATES = {
     pj.PJSIP_INV_STATE_CALLING: CallState.CALLING,
     pj.PJSIP_INV_STATE_INCOMING: CallState.INCOMING,
@@ -171,8 +177,12 @@ class PjsuaStack:
     def __init__(self, bind: str = "", sip_port: int = 0, log_level: int = 0,
                  log_file: str = "", clock_rate: int = 16000, user_agent: str = "",
                  jitter_buffer: JitterBufferConfig = DEFAULT_JB, frame_ms: int = 20,
-                 device_clock: bool = False) -> None:
+                 device_clock: bool = False,
+                 resample_quality: int = DEFAULT_RESAMPLE_QUALITY) -> None:
+        if not 1 <= resample_quality <= 10:
+            raise ValueError(f"resample_quality {resample_quality} is outside 1..10")
         self.bind = bind
+        self.resample_quality = resample_quality   # DEFAULT_RESAMPLE_QUALITY's comment
         self.device_clock = device_clock   # the headset ticks the conference (device_clock.py)
         self.clock: ConferenceClock | None = None
         self.clock_owner: object | None = None
@@ -322,6 +332,7 @@ class PjsuaStack:
         med.sndClockRate = self.clock_rate
         med.audioFramePtime = self.frame_ms
         med.ptime = 20
+        med.quality = self.resample_quality
         med.noVad = True          # steady RTP: silence is sent, not suppressed
         med.ecTailLen = 0         # no echo canceller: the agent wears a headset
         med.threadCnt = 1         # the media thread receives RTP
@@ -432,6 +443,12 @@ class _Call(pj.Call):  # type: ignore[misc]
 
     def onDtmfDigit(self, prm: Any) -> None:  # noqa: N802
         self.agent._emit(DtmfReceived(self.agent.account.user, self.our_id, str(prm.digit)))
+
+    def onStreamCreated(self, prm: Any) -> None:  # noqa: N802
+        self.agent._on_stream(self, prm.stream, created=True)
+
+    def onStreamDestroyed(self, prm: Any) -> None:  # noqa: N802
+        self.agent._on_stream(self, prm.stream, created=False)
 
 
 class _MediaPort(pj.AudioMediaPort):  # type: ignore[misc]
@@ -806,6 +823,20 @@ class PjsuaUserAgent:
             if call.media_state != (state, codec):  # pjsua reports some changes twice
                 call.media_state = (state, codec)
                 self._emit(CallMediaChanged(self._account.user, call.our_id, state, codec))
+
+    def _on_stream(self, call: _Call, stream: Any, created: bool) -> None:
+        """A call's audio stream came or goes: the device clock trims its jitter buffer."""
+        clock = self._stack.clock
+        if clock is None or self._stack.clock_owner not in (None, self._audio):
+            return
+        try:
+            pointer = int(stream) if stream is not None else 0
+        except (TypeError, ValueError):
+            pointer = 0
+        if created:
+            clock.watch_stream(pointer)
+        elif not pointer or clock.watched_stream == pointer:
+            clock.watch_stream(None)
 
     def _connect_audio(self, call: _Call, index: int) -> None:
         if self._audio is None:
