@@ -50,6 +50,7 @@ and the split of each way on `detail:` lines. Needs the PBX (`.venv/bin/dialer p
 Usage: .venv/bin/python bench/softphone_audio.py [--idle 20] [--call 40] [--bursts 40]
            [--minutes 10] [--speech-runs 3] [--loss 0 --loss 0.03] [--clock device|pjsip]
            [--jb init,min_pre,max_pre,max] [--frame-ms 20|10] [--quality 1..10]
+           [--jb-trim on|off]
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import bisect
+import contextlib
 import math
 import shutil
 import signal
@@ -553,21 +555,32 @@ def measure_long_call(b: Bench, minutes: float) -> LongCall:
     b.bridge.device = b.headset
     b.virtual.set_signal(tone(440, FMT))
     call = b.call()
-    try:
-        end = time.monotonic() + 60 * minutes
-        while time.monotonic() < end:
-            time.sleep(min(5.0, max(0.0, end - time.monotonic())))
-        st = b.bridge.stats()
 
-        def jb(c: Any, i: int) -> str:
-            j = c.getStreamStat(i).jbuf
-            clock = b.ua.stack.clock
-            trims = "-" if clock is None else str(clock.trim.trims)
-            return (f"avg={j.avgDelayMsec} max={j.maxDelayMsec} lost={j.lost} "
-                    f"discard={j.discard} empty={j.empty} trims_so_far={trims}")
-        jbuf = b.pj(call, jb)
+    def jb(c: Any, i: int) -> str:
+        j = c.getStreamStat(i).jbuf
+        clock = b.ua.stack.clock
+        trims = "-" if clock is None else str(clock.trim.trims)
+        return (f"avg={j.avgDelayMsec} max={j.maxDelayMsec} lost={j.lost} "
+                f"discard={j.discard} empty={j.empty} trims_so_far={trims}")
+
+    # snapshots every 5 s: the PBX hangs test calls up at 10 minutes (qa-limit), maybe just
+    # before the last one, and the bridge's device counters go with its streams
+    st, jbuf = b.bridge.stats(), ""
+    started = time.monotonic()
+    try:
+        end = started + 60 * minutes
+        while time.monotonic() < end and call in b.ua.calls():
+            time.sleep(min(5.0, max(0.0, end - time.monotonic())))
+            if call in b.ua.calls() and b.bridge.running:
+                st = b.bridge.stats()
+                with contextlib.suppress(KeyError, StopIteration, SipError):
+                    jbuf = b.pj(call, jb)
     finally:
-        b.hangup(call)
+        lasted = time.monotonic() - started
+        if call in b.ua.calls():
+            b.hangup(call)
+    if lasted < 60 * minutes - 6:
+        raise RuntimeError(f"the long call ended after {lasted:.0f} s of {60 * minutes:g} min")
     return LongCall(minutes, st.mic.underruns, st.speaker.underruns,
                     st.mic.startup_underruns + st.speaker.startup_underruns,
                     st.mic.dropped + st.speaker.dropped, (st.mic.target * st.frame_ms,
@@ -621,6 +634,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="pjsua's media quality 1..10: the conference's resampler "
                              "(<=2 linear, 3-4 small filter, else large filter; "
                              "default: the softphone's own)")
+    parser.add_argument("--jb-trim", choices=("on", "off"), default="on",
+                        help="with the device clock: drop the jitter buffer's stale frames "
+                             "(softphone/sip/jb_trim.py) or leave them, as before")
     args = parser.parse_args(argv)
     FMT = AudioFormat(FMT.rate, args.frame_ms)
     jb = None
@@ -639,6 +655,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         b = Bench(args.seat, Path(tmp.name), args.registrar, jb, args.clock == "device",
                   args.quality)
+        if b.ua.stack.clock is not None:
+            b.ua.stack.clock.trim_enabled = args.jb_trim == "on"
         b.register()
         idle, busy = measure_cpu(b, args.idle, args.call)
         lat = measure_latency(b, args.bursts, Path(tmp.name))

@@ -85,7 +85,7 @@ class ConferenceClock:
         self.device_ticks = 0
         self.fallback_ticks = 0
         self.trim = JbTrim(per_tick=max(1, frame_ms // 10))
-        self.trim_enabled = True
+        self.trim_enabled = True     # (the benchmark turns it off to compare)
         self._stream: int | None = None
         self._stream_port: int | None = None
         self._jb = _JbState()
