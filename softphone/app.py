@@ -131,12 +131,12 @@ def open_phone(req: LoginRequest) -> Any:
 def phone_port(req: LoginRequest) -> tuple[int, int | None]:
     """The ports the SIP stack takes SIP on: UDP, and TLS when this softphone has the PBX's CA
     (OPENDIALER_CA_FILE, `--ca`) to verify it with (the stack starts here if it has not yet)."""
-    from softphone.sip.pjsua2_ua import PjsuaStack, local_address_towards
+    from softphone.phone import agent_stack
 
     host, _, port = req.sip_server.rpartition(":")
     if not host or not port.isdigit():
         raise ValueError(f"the SIP server must be HOST:PORT, got {req.sip_server!r}")
-    stack = PjsuaStack.shared(bind=local_address_towards(host, int(port)))
+    stack = agent_stack(host, int(port))
     ca = os.environ.get("OPENDIALER_CA_FILE", "")
     tls = stack.tls_transport(ca).port if ca else None
     return int(stack.local_address[1]), tls

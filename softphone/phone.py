@@ -11,7 +11,7 @@ its own thread; `Phone` re-emits them as Qt signals:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PyQt5.QtCore import QObject, pyqtSignal
 
@@ -22,6 +22,9 @@ from softphone.sip.api import (
     SipAccount,
     UaEvent,
 )
+
+if TYPE_CHECKING:
+    from softphone.sip.pjsua2_ua import PjsuaStack
 
 
 class Phone(QObject):
@@ -45,11 +48,10 @@ class Phone(QObject):
         less delay, docs/sip-ua.md); this process has one agent, so one headset drives it."""
         from softphone.audio.bridge import AudioBridge
         from softphone.audio.sd_device import SounddeviceAudio
-        from softphone.sip.pjsua2_ua import PjsuaStack, PjsuaUserAgent, local_address_towards
+        from softphone.sip.pjsua2_ua import PjsuaUserAgent
 
         host, _, port = registrar.partition(":")
-        stack = PjsuaStack.shared(bind=local_address_towards(host, int(port or 5060)),
-                                  device_clock=True)
+        stack = agent_stack(host, int(port or 5060))
         ua = PjsuaUserAgent(SipAccount(user, password, registrar, transport=transport,
                                        ca_file=ca_file),
                             AudioBridge(SounddeviceAudio()), AUTO_ANSWER, stack=stack)
@@ -81,3 +83,14 @@ class Phone(QObject):
 
     def close(self) -> None:
         self.ua.close()
+
+
+def agent_stack(host: str, port: int) -> PjsuaStack:
+    """The agent window's SIP stack (the process's one), bound towards the PBX at `host:port`,
+    its conference ticked by the headset's clock. Whoever asks first starts it: the login's port
+    probe (`softphone.app.phone_port`) does, before the phone opens, so both ask here; a stack
+    started without the device clock would run the GUI phone on two clocks (docs/sip-ua.md)."""
+    from softphone.sip.pjsua2_ua import PjsuaStack, local_address_towards
+
+    return PjsuaStack.shared(bind=local_address_towards(host, port), device_clock=True)
+
