@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -210,6 +210,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     if pbx.sip_port == carrier.sip_port and pbx.bind == carrier.host:
         raise SettingsError(f"{path}: [pbx] and [carrier] cannot share SIP port {pbx.sip_port}")
     cache = Path(env.get("OPENDIALER_CACHE_DIR", "/var/cache/opendialer"))
+    total, per_address = _limits(sv, path)
+    tls = _tls(sv, path, env)
     service = ServiceSettings(
         database=env.get("OPENDIALER_DATABASE")
         or (_field(sv, "service", "database", str, path) if "database" in sv
@@ -221,10 +223,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         or (_field(sv, "service", "supervisor_password", str, path)
             if "supervisor_password" in sv else own.supervisor_password),
         link_port=link_port,
+        tls_cert=tls["tls_cert"], tls_key=tls["tls_key"], ca_file=tls["ca_file"],
+        max_connections=total, max_connections_per_address=per_address,
     )
-    total, per_address = _limits(sv, path)
-    tls = _tls(sv, path, env)
-    service = replace(service, tls_cert=tls["tls_cert"], tls_key=tls["tls_key"],
-                      ca_file=tls["ca_file"], max_connections=total,
-                      max_connections_per_address=per_address)
     return Settings(pbx, carrier, agents, path, runtime, cache, service)
