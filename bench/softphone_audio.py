@@ -61,10 +61,8 @@ import bisect
 import contextlib
 import math
 import shutil
-import signal
 import statistics
 import struct
-import subprocess
 import sys
 import tempfile
 import threading
@@ -111,6 +109,7 @@ from softphone.sip.pjsua2_ua import (  # noqa: E402
     local_address_towards,
 )
 from tests.integration.ari_probe import AriProbe  # noqa: E402
+from tests.integration.loopback_capture import Capture, Packet  # noqa: E402
 from tests.integration.speech_path import SpeechScore, score_speech  # noqa: E402
 
 SEAT = 1018
@@ -236,40 +235,20 @@ class RtpPacket:
     samples: array[int]
 
 
-def read_rtp(pcap: Path, pbx_port: int) -> list[RtpPacket]:
-    """The G.711 RTP packets to and from the PBX's `pbx_port` in a libpcap file."""
-    data = pcap.read_bytes()
-    if len(data) < 24:
-        return []
-    magic = struct.unpack("<I", data[:4])[0]
-    endian, nano = {0xA1B2C3D4: ("<", False), 0xA1B23C4D: ("<", True),
-                    0xD4C3B2A1: (">", False), 0x4D3CB2A1: (">", True)}[magic]
-    link = struct.unpack(endian + "I", data[20:24])[0]
-    skip = {1: 14, 0: 4, 101: 0, 113: 16, 276: 20}.get(link)
-    if skip is None:
-        raise RuntimeError(f"unknown pcap link type {link}")
+def read_rtp(captured: list[Packet], pbx_port: int) -> list[RtpPacket]:
+    """The G.711 RTP packets to and from the PBX's `pbx_port` among the captured packets."""
     out: list[RtpPacket] = []
     seen: set[tuple[bool, int]] = set()
-    pos = 24
-    while pos + 16 <= len(data):
-        sec, frac, caplen, _ = struct.unpack(endian + "IIII", data[pos:pos + 16])
-        pkt = data[pos + 16:pos + 16 + caplen]
-        pos += 16 + caplen
-        t = sec + frac / (1e9 if nano else 1e6)
-        ip = pkt[skip:]
-        if len(ip) < 20 or ip[0] >> 4 != 4 or ip[9] != 17:
-            continue
-        udp = ip[(ip[0] & 0x0F) * 4:]
-        src, dst = struct.unpack("!HH", udp[:4])
-        rtp = udp[8:]
-        if len(rtp) < 12 or rtp[0] >> 6 != 2:
+    for p in captured:
+        rtp = p.payload
+        if p.proto != "udp" or len(rtp) < 12 or rtp[0] >> 6 != 2:
             continue
         pt = rtp[1] & 0x7F
         table = PAYLOAD_TABLES.get(pt)
         if table is None:
             continue
-        outbound = dst == pbx_port
-        if not outbound and src != pbx_port:
+        outbound = p.dport == pbx_port
+        if not outbound and p.sport != pbx_port:
             continue
         seq = struct.unpack("!H", rtp[2:4])[0]
         if (outbound, seq) in seen:   # a loopback packet seen twice
@@ -278,39 +257,16 @@ def read_rtp(pcap: Path, pbx_port: int) -> list[RtpPacket]:
         head = 12 + 4 * (rtp[0] & 0x0F)
         if rtp[0] & 0x10:
             head += 4 + 4 * struct.unpack("!H", rtp[head + 2:head + 4])[0]
-        out.append(RtpPacket(t, outbound, seq, array("h", (table[b] for b in rtp[head:]))))
+        out.append(RtpPacket(p.t, outbound, seq, array("h", (table[b] for b in rtp[head:]))))
     return out
 
 
-class Capture:
+def capture_rtp(port: int, folder: Path) -> Capture:
     """dumpcap on loopback for one UDP port, in its own process (its CPU is not ours)."""
-
-    def __init__(self, port: int, folder: Path) -> None:
-        self.path = folder / "rtp.pcap"
-        self.proc = subprocess.Popen(
-            ["dumpcap", "-q", "-P", "-i", "lo", "-f", f"udp port {port}", "-w", str(self.path)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        self.ready = threading.Event()
-        self.log: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
-        if not self.ready.wait(10):
-            self.stop()
-            raise Unavailable("dumpcap did not start capturing on lo: " + " ".join(self.log))
-
-    def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self.log.append(line.strip())
-            if "Capturing on" in line:
-                self.ready.set()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+    try:
+        return Capture(f"udp port {port}", folder / "rtp.pcap")
+    except RuntimeError as exc:
+        raise Unavailable(str(exc)) from None
 
 
 # ---------------------------------------------------------------------------- onsets
@@ -491,7 +447,7 @@ def measure_latency(b: Bench, bursts: int, folder: Path) -> Latency:
     remote = b.pj(call, lambda c, i: str(c.getStreamInfo(i).remoteRtpAddress))
     codec = b.pj(call, lambda c, i: f"{c.getStreamInfo(i).codecName}")
     port = int(remote.rsplit(":", 1)[1])
-    cap = Capture(port, folder)
+    cap = capture_rtp(port, folder)
     tap = StampTap()
     try:
         time.sleep(1.0)                      # capture running, jitter buffer settled
@@ -514,9 +470,9 @@ def measure_latency(b: Bench, bursts: int, folder: Path) -> Latency:
                     f"discard={j.discard} empty={j.empty} size_now={j.size} trims_so_far={trims}")
         jbuf = b.pj(call, jb)
     finally:
-        cap.stop()
+        captured = cap.stop()
         b.hangup(call)
-    packets = read_rtp(cap.path, port)
+    packets = read_rtp(captured, port)
     rate = 8000
     out_net = onsets([(p.t, p.samples) for p in packets if p.outbound], rate)
     in_net = onsets([(p.t, p.samples) for p in packets if not p.outbound], rate)

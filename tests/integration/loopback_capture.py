@@ -1,6 +1,7 @@
-"""Packets on the loopback wire, for tests that check what travels in the clear: `dumpcap` (the
-Debian package tshark/wireshark's capture tool, run as root) writes a classic pcap, read here
-into (protocol, source port, destination port, payload) per IPv4 TCP or UDP packet."""
+"""Packets on the loopback wire, for tests that check what travels in the clear and for
+bench/softphone_audio.py's RTP timings: `dumpcap` (the Debian package tshark/wireshark's capture
+tool, run as root) writes a classic pcap, read here into (protocol, source port, destination
+port, payload, capture time) per IPv4 TCP or UDP packet."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ class Packet:
     sport: int
     dport: int
     payload: bytes
+    t: float = 0.0      # capture time, s since the epoch
 
 
 class Capture:
@@ -53,19 +55,24 @@ class Capture:
 
 
 def read_pcap(path: Path) -> list[Packet]:
-    """IPv4 TCP/UDP packets of a classic pcap file taken on Linux loopback (Ethernet framing)."""
+    """IPv4 TCP/UDP packets of a classic pcap file taken on Linux loopback (micro- or
+    nanosecond stamps, either byte order)."""
     data = path.read_bytes()
+    if len(data) < 24:
+        return []
     magic = struct.unpack("<I", data[:4])[0]
-    endian = "<" if magic in (0xA1B2C3D4, 0xA1B23C4D) else ">"
+    endian, nano = {0xA1B2C3D4: ("<", False), 0xA1B23C4D: ("<", True),
+                    0xD4C3B2A1: (">", False), 0x4D3CB2A1: (">", True)}[magic]
     link = struct.unpack(endian + "I", data[20:24])[0]
-    skip = {1: 14, 113: 16, 0: 4}.get(link)
+    skip = {1: 14, 0: 4, 101: 0, 113: 16, 276: 20}.get(link)
     if skip is None:
         raise ValueError(f"{path}: link type {link} is not loopback's")
     out, pos = [], 24
     while pos + 16 <= len(data):
-        _s, _u, caplen, _len = struct.unpack(endian + "IIII", data[pos:pos + 16])
+        sec, frac, caplen, _len = struct.unpack(endian + "IIII", data[pos:pos + 16])
         frame = data[pos + 16:pos + 16 + caplen]
         pos += 16 + caplen
+        t = sec + frac / (1e9 if nano else 1e6)
         ip = frame[skip:]
         if len(ip) < 20 or ip[0] >> 4 != 4:
             continue
@@ -74,8 +81,8 @@ def read_pcap(path: Path) -> list[Packet]:
         seg = ip[ihl:total]
         if proto == 17 and len(seg) >= 8:
             sport, dport = struct.unpack("!HH", seg[:4])
-            out.append(Packet("udp", sport, dport, seg[8:]))
+            out.append(Packet("udp", sport, dport, seg[8:], t))
         elif proto == 6 and len(seg) >= 20:
             sport, dport = struct.unpack("!HH", seg[:4])
-            out.append(Packet("tcp", sport, dport, seg[4 * (seg[12] >> 4):]))
+            out.append(Packet("tcp", sport, dport, seg[4 * (seg[12] >> 4):], t))
     return out
