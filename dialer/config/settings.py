@@ -14,7 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from dialer.config.secrets import SecretsError, load_secrets, seat_password
-from dialer.config.sip_transport import SipTransport, TransportProblem, sip_transport
+from dialer.config.sip_transport import (
+    SipTransport,
+    TransportProblem,
+    cert_pair,
+    sip_transport,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -118,13 +123,10 @@ def _port(table: dict[str, Any], section: str, key: str, path: Path) -> int:
 
 
 def _tls(sv: dict[str, Any], path: Path, env: dict[str, str]) -> dict[str, str]:
-    cert = _field(sv, "service", "tls_cert", str, path) if "tls_cert" in sv else ""
-    key = _field(sv, "service", "tls_key", str, path) if "tls_key" in sv else ""
-    if bool(cert) != bool(key):
-        raise SettingsError(f"{path}: [service] tls_cert and tls_key go together (one is set)")
-    # relative paths are the configuration file's neighbours
-    cert, key = (str(path.parent / v) if v and not Path(v).is_absolute() else v
-                 for v in (cert, key))
+    try:
+        cert, key = cert_pair(sv, "service", path.parent)
+    except TransportProblem as exc:
+        raise SettingsError(f"{path}: {exc}") from None
     return {"tls_cert": cert, "tls_key": key, "ca_file": env.get("OPENDIALER_CA_FILE") or cert}
 
 
@@ -191,10 +193,11 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         raise SettingsError(f"{path}: [service] must be a table")
     link_port = (int(env["OPENDIALER_LINK_PORT"]) if env.get("OPENDIALER_LINK_PORT", "").isdigit()
                  else _port(sv, "service", "link_port", path) if "link_port" in sv else 8765)
+    tls = _tls(sv, path, env)
     try:
         # TCP ports on this machine (the dialer and its PBX share a host)
         taken = {"[pbx] http_port (ARI)": pbx.http_port, "[service] link_port": link_port}
-        transport = sip_transport(a, p, sv, path.parent, taken)
+        transport = sip_transport(a, p, (tls["tls_cert"], tls["tls_key"]), path.parent, taken)
     except TransportProblem as exc:
         raise SettingsError(f"{path}: {exc}") from None
     agents = AgentSeats(
@@ -211,7 +214,6 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         raise SettingsError(f"{path}: [pbx] and [carrier] cannot share SIP port {pbx.sip_port}")
     cache = Path(env.get("OPENDIALER_CACHE_DIR", "/var/cache/opendialer"))
     total, per_address = _limits(sv, path)
-    tls = _tls(sv, path, env)
     service = ServiceSettings(
         database=env.get("OPENDIALER_DATABASE")
         or (_field(sv, "service", "database", str, path) if "database" in sv

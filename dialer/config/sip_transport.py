@@ -50,7 +50,8 @@ def _port(value: Any, setting: str) -> int:
     return value
 
 
-def _pair(table: dict[str, Any], section: str, base: Path) -> tuple[str, str]:
+def cert_pair(table: dict[str, Any], section: str, base: Path) -> tuple[str, str]:
+    """`[section] tls_cert`/`tls_key`: both or neither ("", ""); relative paths are `base`'s."""
     cert, key = table.get("tls_cert", ""), table.get("tls_key", "")
     for name, value in (("tls_cert", cert), ("tls_key", key)):
         if not isinstance(value, str):
@@ -61,18 +62,19 @@ def _pair(table: dict[str, Any], section: str, base: Path) -> tuple[str, str]:
         str(base / v) if v and not Path(v).is_absolute() else v for v in (cert, key))
 
 
-def sip_transport(agents: dict[str, Any], pbx: dict[str, Any], service: dict[str, Any],
+def sip_transport(agents: dict[str, Any], pbx: dict[str, Any], service_pair: tuple[str, str],
                   base: Path, taken: dict[str, int]) -> SipTransport:
-    """The agents' SIP transport from the `[agents]`, `[pbx]` and `[service]` tables.
+    """The agents' SIP transport from the `[agents]` and `[pbx]` tables.
 
-    `base`: the configuration file's directory (relative certificate paths are its
-    neighbours); `taken`: TCP ports the PBX host already uses, by setting (ARI, the agent link
-    when it is on the same host), which the TLS port must not be.
+    `service_pair`: the service's own certificate and key (`cert_pair` of `[service]`), which
+    the PBX shares when `[pbx]` names none; `base`: the configuration file's directory (relative
+    certificate paths are its neighbours); `taken`: TCP ports the PBX host already uses, by
+    setting (ARI, the agent link when it is on the same host), which the TLS port must not be.
     """
     name = agents.get("sip_transport", "udp")
     if name not in TRANSPORTS:
         raise TransportProblem(f'[agents] sip_transport must be "udp" or "tls", got {name!r}')
-    pbx_cert, pbx_key = _pair(pbx, "pbx", base)
+    pbx_cert, pbx_key = cert_pair(pbx, "pbx", base)
     if name == "udp":
         return SipTransport()
     if "sip_tls_port" not in pbx:
@@ -84,7 +86,7 @@ def sip_transport(agents: dict[str, Any], pbx: dict[str, Any], service: dict[str
             raise TransportProblem(f"[pbx] sip_tls_port {port} is {setting}'s port already")
     if pbx_cert:
         return SipTransport("tls", port, pbx_cert, pbx_key, "[pbx] tls_cert")
-    sv_cert, sv_key = _pair(service, "service", base)
+    sv_cert, sv_key = service_pair
     if sv_cert:
         return SipTransport("tls", port, sv_cert, sv_key, "[service] tls_cert")
     raise TransportProblem(
