@@ -90,6 +90,7 @@ from softphone.audio.device import (  # noqa: E402
 )
 from softphone.audio.pulse_server import HEADSET, Ear, Mouth, PulseError, PulseServer  # noqa: E402
 from softphone.audio.sd_device import SounddeviceAudio  # noqa: E402
+from softphone.audio.steady import steady_interpreter  # noqa: E402
 from softphone.audio.virtual import Silence, tone  # noqa: E402
 from softphone.sip.api import (  # noqa: E402
     AUTO_ANSWER,
@@ -150,9 +151,13 @@ class StampedDevice:
         return self.device.open_output(device, fmt, self._stamp_pull(pull))
 
     def _stamp_frame(self, on_frame: FrameSink) -> FrameSink:
+        # A block of n samples handed in at T is stamped T + frame - n/rate: its last sample
+        # counts as the last of a frame handed in at T (so a 20 ms block is stamped T, and a
+        # frame of four 5 ms blocks sent the moment its last block came in adds 0 ms).
         def stamped(frame: bytes) -> None:
             if self.recording:
-                self.mic.append((time.time(), frame))
+                n = len(frame) // 2
+                self.mic.append((time.time() + FMT.frame_ms / 1000 - n / FMT.rate, frame))
             on_frame(frame)
         return stamped
 
@@ -332,7 +337,9 @@ def summary(values: list[float]) -> str:
 class Bench:
     def __init__(self, seat: int, folder: Path, registrar: str | None = None,
                  jb: JitterBufferConfig | None = None, device_clock: bool = False,
-                 quality: int = DEFAULT_RESAMPLE_QUALITY) -> None:
+                 quality: int = DEFAULT_RESAMPLE_QUALITY, mic_block_ms: int = 5,
+                 mic_lead_ms: float = 5.0, steady: bool = True) -> None:
+        self.steady = steady
         self.settings = load_settings()
         s = self.settings
         status = backend(s, log=lambda _m: None).status()
@@ -344,11 +351,11 @@ class Bench:
         except PulseError as exc:
             raise Unavailable(str(exc)) from None
         self.server.use()
-        self.headset = SounddeviceAudio()
+        self.headset = SounddeviceAudio(input_block_ms=mic_block_ms, realtime=steady)
         self.stamped = StampedDevice(self.headset)
         self.mouth = Mouth(FMT, Silence(FMT))
         self.virtual = self.mouth             # (set_signal: what the agent says)
-        self.bridge = AudioBridge(self.headset, FMT, HEADSET, HEADSET)
+        self.bridge = AudioBridge(self.headset, FMT, HEADSET, HEADSET, mic_lead_ms=mic_lead_ms)
         host, _, port = self.registrar.partition(":")
         stack = PjsuaStack.shared(bind=local_address_towards(host, int(port or 5060)),
                                   jitter_buffer=jb or JitterBufferConfig(),
@@ -371,6 +378,8 @@ class Bench:
         if ev.state is not RegState.REGISTERED:
             raise Unavailable(f"the PBX at {self.registrar} refused {self.ua.account.user}: "
                               f"{ev.code} {ev.reason}")
+        if self.steady:
+            steady_interpreter()          # as the agent window does once its phone is up
 
     def call(self) -> int:
         call = self.ua.make_call(ECHO)
@@ -438,6 +447,7 @@ class Latency:
     port_to_speaker: list[float]
     jbuf: str
     codec: str
+    mic_fifo: str = ""
 
 
 def measure_latency(b: Bench, bursts: int, folder: Path) -> Latency:
@@ -469,6 +479,9 @@ def measure_latency(b: Bench, bursts: int, folder: Path) -> Latency:
                     f"prefetch={j.prefetch} frame_bytes={j.frameSize} lost={j.lost} "
                     f"discard={j.discard} empty={j.empty} size_now={j.size} trims_so_far={trims}")
         jbuf = b.pj(call, jb)
+        m = b.bridge.stats().mic
+        mic_fifo = (f"lead_ms={m.lead_ms:g} underruns={m.underruns} startup={m.startup_underruns} "
+                    f"trimmed_ms={m.trimmed_ms:g} dropped_frames={m.dropped}")
     finally:
         captured = cap.stop()
         b.hangup(call)
@@ -489,7 +502,7 @@ def measure_latency(b: Bench, bursts: int, folder: Path) -> Latency:
     return Latency(delays(mic, out_net), delays(in_net, speaker), delays(mic, port_tx),
                    delays(port_tx, out_net), delays(in_net, port_rx), next_after(arrivals, ticks),
                    delays(port_rx, speaker),
-                   jbuf, codec)
+                   jbuf, codec, mic_fifo)
 
 
 @dataclass
@@ -499,10 +512,51 @@ class LongCall:
     speaker_underruns: int
     startup_underruns: int
     dropped: int
-    targets: tuple[int, int]
+    targets: tuple[float, int]
+    mic_trimmed_ms: float
     losses: int
     device_xruns: int
     jbuf: str
+    machine: str
+
+
+class StallWatch:
+    """What the machine did to every thread during the long call: a thread of this process
+    that sleeps 5 ms at a time counts how often it woke more than 20 ms late (the whole process
+    stopped: the CPU was busy, or the virtual machine's host ran something else), and
+    /proc/stat gives the share of CPU time the host took (`steal`)."""
+
+    def __init__(self) -> None:
+        self.stalls = 0
+        self.worst_ms = 0.0
+        self._stop = threading.Event()
+        self._steal0 = self._cpu()
+        self._thread = threading.Thread(target=self._run, name="stall-watch", daemon=True)
+        self._thread.start()
+
+    @staticmethod
+    def _cpu() -> tuple[int, int]:
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+            return fields[7], sum(fields)
+        return 0, 0
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            t0 = time.perf_counter()
+            time.sleep(0.005)
+            late = 1000 * (time.perf_counter() - t0) - 5
+            if late > 20:
+                self.stalls += 1
+            self.worst_ms = max(self.worst_ms, late)
+
+    def stop(self) -> str:
+        self._stop.set()
+        self._thread.join(1)
+        steal1, total1 = self._cpu()
+        steal = 100 * (steal1 - self._steal0[0]) / max(1, total1 - self._steal0[1])
+        return (f"process_stalls_over_20ms={self.stalls} worst_stall_ms={self.worst_ms:.0f} "
+                f"cpu_steal_pct={steal:.1f}")
 
 
 def measure_long_call(b: Bench, minutes: float) -> LongCall:
@@ -523,6 +577,7 @@ def measure_long_call(b: Bench, minutes: float) -> LongCall:
     # before the last one, and the bridge's device counters go with its streams
     st, jbuf = b.bridge.stats(), ""
     started = time.monotonic()
+    watch = StallWatch()
     try:
         end = started + 60 * minutes
         while time.monotonic() < end and call in b.ua.calls():
@@ -533,15 +588,16 @@ def measure_long_call(b: Bench, minutes: float) -> LongCall:
                     jbuf = b.pj(call, jb)
     finally:
         lasted = time.monotonic() - started
+        machine = watch.stop()
         if call in b.ua.calls():
             b.hangup(call)
     if lasted < 60 * minutes - 6:
         raise RuntimeError(f"the long call ended after {lasted:.0f} s of {60 * minutes:g} min")
     return LongCall(minutes, st.mic.underruns, st.speaker.underruns,
                     st.mic.startup_underruns + st.speaker.startup_underruns,
-                    st.mic.dropped + st.speaker.dropped, (st.mic.target * st.frame_ms,
-                                                        st.speaker.target * st.frame_ms),
-                    b.bridge.losses, st.device_xruns, jbuf)
+                    st.mic.dropped + st.speaker.dropped,
+                    (st.mic.lead_ms, st.speaker.target * st.frame_ms), st.mic.trimmed_ms,
+                    b.bridge.losses, st.device_xruns, jbuf, machine)
 
 
 def measure_speech(b: Bench, loss: float, runs: int, folder: Path) -> list[SpeechScore]:
@@ -593,6 +649,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jb-trim", choices=("on", "off"), default="on",
                         help="with the device clock: drop the jitter buffer's stale frames "
                              "(softphone/sip/jb_trim.py) or leave them, as before")
+    parser.add_argument("--mic-block-ms", type=int, default=5,
+                        help="the headset's microphone block, ms (5: the softphone's own; 20: "
+                             "one frame per callback, as before softphone/audio/mic_fifo.py)")
+    parser.add_argument("--steady", choices=("on", "off"), default="on",
+                        help="softphone/audio/steady.py: freeze the start-up objects for the "
+                             "garbage collector, 1 ms switch interval, real-time audio threads "
+                             "(on, as the agent window does) or none of it")
+    parser.add_argument("--mic-lead-ms", type=float, default=5.0,
+                        help="the microphone FIFO's starting lead over a frame, ms")
     args = parser.parse_args(argv)
     FMT = AudioFormat(FMT.rate, args.frame_ms)
     jb = None
@@ -610,7 +675,7 @@ def main(argv: list[str] | None = None) -> int:
     speech: dict[float, list[SpeechScore]] = {}
     try:
         b = Bench(args.seat, Path(tmp.name), args.registrar, jb, args.clock == "device",
-                  args.quality)
+                  args.quality, args.mic_block_ms, args.mic_lead_ms, args.steady == "on")
         if b.ua.stack.clock is not None:
             b.ua.stack.clock.trim_enabled = args.jb_trim == "on"
         b.register()
@@ -658,13 +723,16 @@ def main(argv: list[str] | None = None) -> int:
           f"added ~{m2n + n2s - wait + FMT.frame_ms / 2:.1f} (an estimate, not measured)")
     print(f"detail:   port->device  {summary(lat.port_to_speaker)}  (the bridge's speaker FIFO)")
     print(f"detail: pjsua jitter buffer (ms): {lat.jbuf}")
+    print(f"detail: microphone FIFO (softphone/audio/mic_fifo.py): {lat.mic_fifo}")
     if long is not None:
         print(f"softphone_underruns total={long.mic_underruns + long.speaker_underruns} "
               f"mic={long.mic_underruns} speaker={long.speaker_underruns} "
               f"minutes={long.minutes:g} startup={long.startup_underruns} "
-              f"dropped={long.dropped} fifo_target_ms={long.targets[0]},{long.targets[1]} "
+              f"dropped={long.dropped} mic_lead_ms={long.targets[0]:g} "
+              f"mic_trimmed_ms={long.mic_trimmed_ms:g} speaker_target_ms={long.targets[1]} "
               f"device_losses={long.losses} device_xruns={long.device_xruns}")
         print(f"detail: long call pjsua jitter buffer (ms): {long.jbuf}")
+        print(f"detail: long call, the machine: {long.machine}")
     for loss, scores in speech.items():
         to_a = [sc.to_agent for sc in scores]
         to_c = [sc.to_customer for sc in scores]

@@ -48,6 +48,7 @@ class Phone(QObject):
         less delay, docs/sip-ua.md); this process has one agent, so one headset drives it."""
         from softphone.audio.bridge import AudioBridge
         from softphone.audio.sd_device import SounddeviceAudio
+        from softphone.audio.steady import steady_interpreter
         from softphone.sip.pjsua2_ua import PjsuaUserAgent
 
         host, _, port = registrar.partition(":")
@@ -57,6 +58,7 @@ class Phone(QObject):
                             AudioBridge(SounddeviceAudio()), AUTO_ANSWER, stack=stack)
         phone = cls(ua)
         ua.register()
+        steady_interpreter()        # the window and the stack are up: keep their objects still
         return phone
 
     def on_event(self, ev: UaEvent) -> None:

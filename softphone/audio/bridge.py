@@ -1,14 +1,18 @@
 """The audio bridge: the headset on one side, the SIP stack's media port on the other.
 
-Owns the two device streams, one `FrameFifo` each way (the device clock and the SIP stack's
-conference clock are different clocks), the microphone mute and gain, the speaker volume, level
-meters, and an optional `AudioTap` that sees (and may replace) every frame at the network side.
+Owns the two device streams, a FIFO each way (the device clock and the SIP stack's conference
+clock are different clocks), the microphone mute and gain, the speaker volume, level meters, and
+an optional `AudioTap` that sees (and may replace) every frame at the network side.
 
 The SIP side calls `read_tx_frame()` (what to send) and `write_rx_frame()` (what was received)
 once per frame on its media thread; the device calls the private `_on_mic()` / `_pull_speaker()`
 on its own thread. A lock guards the FIFOs; nothing here blocks longer than a frame copy.
 
-The FIFOs start at one frame and grow only on measured underruns (`FrameFifo`'s adaptive target).
+The microphone's FIFO (`MicFifo`) works sample by sample: the headset hands in short blocks, and
+each tick sends the newest frame it has plus a small lead against late callbacks, whatever the
+phase between the input stream and the tick. The speaker's (`FrameFifo`) starts at one frame and
+grows only on measured underruns (with the headset's clock driving the ticks it stays empty: each
+tick's frame is played in the same callback).
 
 A headset can go away during a call (USB unplugged, the sound server dropped it): a stream that
 stops by itself is reported (`DeviceEvent` LOST, with a log line naming the device), the call
@@ -29,6 +33,7 @@ from typing import Protocol
 from dialer.core.audio import AudioFormat, apply_gain, db_to_gain, rms_dbfs, samples_of
 from softphone.audio.device import AudioDevice, AudioDeviceError, AudioStream
 from softphone.audio.jitter import FifoStats, FrameFifo
+from softphone.audio.mic_fifo import MicFifo
 
 log = logging.getLogger(__name__)
 
@@ -79,26 +84,29 @@ class BridgeStats:
     speaker_depth: int
     frame_ms: int
     device_xruns: int = 0          # callbacks the sound device itself flagged (under/overflow)
+    mic_depth_ms: float = 0.0      # what the microphone's FIFO holds now, in ms
 
     @property
-    def added_delay_ms(self) -> tuple[int, int]:
-        """Delay the FIFOs add now, (microphone -> network, network -> speaker), in ms."""
-        return self.mic_depth * self.frame_ms, self.speaker_depth * self.frame_ms
+    def added_delay_ms(self) -> tuple[float, float]:
+        """Delay the FIFOs hold now, (microphone -> network, network -> speaker), in ms."""
+        return self.mic_depth_ms, float(self.speaker_depth * self.frame_ms)
 
 
 class AudioBridge:
     def __init__(self, device: AudioDevice, fmt: AudioFormat | None = None,
                  input_device: str | None = None, output_device: str | None = None,
                  target_frames: int = 1, max_frames: int = 6, max_target: int = 4,
-                 settle_frames: int = 150, retry_s: float = 0.5) -> None:
+                 settle_frames: int = 150, retry_s: float = 0.5, mic_lead_ms: float = 5.0,
+                 max_mic_lead_ms: float = 20.0) -> None:
         self.device = device
         self._fmt = fmt or AudioFormat()
         self.input_device = input_device
         self.output_device = output_device
         self._lock = threading.Lock()
         top = max(target_frames, min(max_target, max_frames))
-        self._mic = FrameFifo(self._fmt.frame_bytes, target_frames, max_frames, top,
-                              settle_frames)
+        self._mic = MicFifo(self._fmt.frame_bytes, self._fmt.rate, mic_lead_ms,
+                            max_lead_ms=max_mic_lead_ms, max_frames=max_frames,
+                            settle=settle_frames)
         self._speaker = FrameFifo(self._fmt.frame_bytes, target_frames, max_frames, top,
                                   settle_frames)
         self._streams: list[AudioStream] = []
@@ -238,7 +246,8 @@ class AudioBridge:
             return BridgeStats(FifoStats(**vars(self._mic.stats)),
                                FifoStats(**vars(self._speaker.stats)),
                                self._mic.depth, self._speaker.depth, self._fmt.frame_ms,
-                               sum(int(getattr(s, "xruns", 0)) for s in self._streams))
+                               sum(int(getattr(s, "xruns", 0)) for s in self._streams),
+                               self._mic.depth_ms)
 
     # ---------------------------------------------------------------- SIP side (media thread)
     def read_tx_frame(self) -> bytes:
@@ -269,12 +278,13 @@ class AudioBridge:
             self._speaker.push(frame)
 
     # ---------------------------------------------------------------- device side
-    def _on_mic(self, frame: bytes) -> None:
-        if len(frame) != self._fmt.frame_bytes:
+    def _on_mic(self, block: bytes) -> None:
+        """A block of the microphone (whole samples, a frame or less: 5 ms from the headset)."""
+        if not block or len(block) % 2 or len(block) > self._fmt.frame_bytes:
             return
-        self.mic_dbfs = rms_dbfs(samples_of(frame)[::4])
+        self.mic_dbfs = rms_dbfs(samples_of(block)[::4])
         with self._lock:
-            self._mic.push(frame)
+            self._mic.push(block)
 
     def _pull_speaker(self) -> bytes:
         clock = self._clock

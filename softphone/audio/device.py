@@ -2,8 +2,9 @@
 
 An `AudioDevice` lists its devices and opens one input and one output stream of 16-bit mono
 frames in a given `AudioFormat`. Streams are driven by the device's own clock: an input stream
-calls `on_frame(frame)` once per frame, an output stream calls `pull()` once per frame and plays
-what it returns. Both callbacks run on the device's thread and must not block.
+calls `on_frame(block)` with each block it captures (whole samples, at most a frame: a frame, or
+5 ms from the headset), an output stream calls `pull()` once per frame and plays what it
+returns. Both callbacks run on the device's thread and must not block.
 
 Implementations: `softphone.audio.sd_device.SounddeviceAudio` (PortAudio via sounddevice, the
 headset) and `softphone.audio.virtual.VirtualAudioDevice` (a known signal in, a capture out: the

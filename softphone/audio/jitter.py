@@ -39,6 +39,9 @@ class FifoStats:
     startup_underruns: int = 0  # during the settling pops
     target: int = 0             # the target now (frames)
     trimmed: int = 0            # frames dropped because the FIFO stayed deeper than its target
+    lead_ms: float = 0.0        # MicFifo: the margin it keeps above one frame before a tick
+    trimmed_ms: float = 0.0     # MicFifo: audio cut out because the level stayed above the lead
+    raised_ms: float = 0.0      # MicFifo: audio played twice to bring the level up to the lead
 
 
 class FrameFifo:

@@ -108,10 +108,12 @@ class PulseServer:
                    PULSE_RUNTIME_PATH=str(self.folder / "run"),
                    PULSE_STATE_PATH=str(self.folder / "state"))
         log = open(self.folder / "pulseaudio.log", "wb")  # noqa: SIM115 - the server keeps it
+        # real-time scheduling as a desktop's PulseAudio has it (through rtkit there; as root
+        # here, directly), so a busy machine delays the virtual headset no more than a real one
         self.proc = subprocess.Popen(
             ["pulseaudio", "-n", "-F", str(self.folder / "default.pa"), "--daemonize=no",
              "--exit-idle-time=-1", "--use-pid-file=no", "--disable-shm=yes", "--system=no",
-             "--realtime=no", "--high-priority=no", "--log-target=stderr", "--log-level=notice"],
+             "--realtime=yes", "--high-priority=yes", "--log-target=stderr", "--log-level=notice"],
             env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         log.close()
         deadline = time.monotonic() + timeout

@@ -1,8 +1,11 @@
 """`AudioDevice` on PortAudio through sounddevice: the agent's headset.
 
 Raw (buffer) streams of int16 mono, one input and one output stream (a single full-duplex stream
-stalled on PulseAudio here), `blocksize` fixed to one frame so every callback carries exactly one
-frame; if a host API still delivers other sizes, frames are re-cut.
+stalled on PulseAudio here). The output's `blocksize` is one frame (each callback plays exactly
+one: with the headset's clock driving the SIP stack, one callback is one tick; if a host API asks
+for other sizes, frames are re-cut). The input's is `input_block_ms` (5 ms): the microphone's
+blocks go to the bridge as they come, so a tick can send the newest audio whatever the phase
+between the two streams (softphone/audio/mic_fifo.py); a block longer than a frame is cut.
 
 A device's id is its name (with " #2", " #3" for a second and third device of the same name),
 not PortAudio's index: indices shift when a USB headset is unplugged and plugged back, and the
@@ -25,6 +28,7 @@ from softphone.audio.device import (
     FrameSource,
     find_device,
 )
+from softphone.audio.steady import realtime_thread
 
 
 def _sd() -> Any:
@@ -45,6 +49,7 @@ class _Stream:
         self._closing = False
         self.on_lost: Callable[[str], None] | None = None
         self.xruns = 0     # callbacks PortAudio flagged (input overflow, output underflow...)
+        self.steady = False   # the callback thread has asked for real-time scheduling
 
     def set_on_lost(self, on_lost: Callable[[str], None] | None) -> None:
         self.on_lost = on_lost
@@ -80,10 +85,15 @@ class SounddeviceAudio:
 
     def __init__(self, query: Callable[[], Any] | None = None,
                  defaults: Callable[[], Any] | None = None,
-                 latency: float | str = "low") -> None:
+                 latency: float | str = "low", input_block_ms: int = 5,
+                 realtime: bool = True) -> None:
+        if input_block_ms <= 0:
+            raise ValueError(f"input_block_ms ({input_block_ms}) must be > 0")
         self._query = query
         self._defaults = defaults
         self.latency = latency
+        self.input_block_ms = input_block_ms
+        self.realtime = realtime          # ask real-time scheduling for the callback threads
 
     def _table(self) -> tuple[list[Any], int, int]:
         if self._query is not None:
@@ -141,24 +151,26 @@ class SounddeviceAudio:
                    on_frame: FrameSink) -> AudioStream:
         sd = _sd()
         index = self.resolve(device, want_input=True)
-        pending = bytearray()
+        block = max(1, min(fmt.frame_samples, fmt.rate * self.input_block_ms // 1000))
 
         def callback(indata: Any, frames: int, _time: Any, status: Any) -> None:
             if status:
                 wrapper.xruns += 1
+            if not wrapper.steady:
+                wrapper.steady = True
+                if self.realtime:
+                    realtime_thread()
             data = bytes(indata)
-            if len(data) == fmt.frame_bytes and not pending:
+            if len(data) <= fmt.frame_bytes:
                 on_frame(data)
                 return
-            pending.extend(data)
-            while len(pending) >= fmt.frame_bytes:
-                on_frame(bytes(pending[:fmt.frame_bytes]))
-                del pending[:fmt.frame_bytes]
+            for i in range(0, len(data), fmt.frame_bytes):
+                on_frame(data[i:i + fmt.frame_bytes])
 
         wrapper = _Stream(f"input device {device or 'default'}")
         try:
             wrapper._stream = sd.RawInputStream(
-                samplerate=fmt.rate, blocksize=fmt.frame_samples, device=index, channels=1,
+                samplerate=fmt.rate, blocksize=block, device=index, channels=1,
                 dtype="int16", latency=self.latency, callback=callback,
                 finished_callback=wrapper.finished)
         except Exception as exc:  # noqa: BLE001
@@ -175,6 +187,10 @@ class SounddeviceAudio:
         def callback(outdata: Any, frames: int, _time: Any, status: Any) -> None:
             if status:
                 wrapper.xruns += 1
+            if not wrapper.steady:
+                wrapper.steady = True
+                if self.realtime:
+                    realtime_thread()
             need = 2 * frames
             while len(pending) < need:
                 pending.extend(pull())
