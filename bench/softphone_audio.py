@@ -511,7 +511,7 @@ class LongCall:
     mic_underruns: int
     speaker_underruns: int
     startup_underruns: int
-    dropped: int
+    dropped: tuple[int, int]      # frames: microphone, speaker
     targets: tuple[float, int]
     mic_trimmed_ms: float
     losses: int
@@ -524,9 +524,14 @@ class StallWatch:
     """What the machine did to every thread during the long call: a thread of this process
     that sleeps 5 ms at a time counts how often it woke more than 20 ms late (the whole process
     stopped: the CPU was busy, or the virtual machine's host ran something else), and
-    /proc/stat gives the share of CPU time the host took (`steal`)."""
+    /proc/stat gives the share of CPU time the host took (`steal`). Each underrun of the bridge's
+    FIFOs is timed too (`watch`), to tell the ones that came within 100 ms after the process was
+    stopped for more than 10 ms from the others."""
 
     def __init__(self) -> None:
+        self.spans: list[tuple[float, float]] = []     # (from, to) of each stop over 10 ms
+        self.underruns: list[float] = []
+        self._unwatch: list[Callable[[], None]] = []
         self.stalls = 0
         self.worst_ms = 0.0
         self._stop = threading.Event()
@@ -545,18 +550,39 @@ class StallWatch:
         while not self._stop.is_set():
             t0 = time.perf_counter()
             time.sleep(0.005)
-            late = 1000 * (time.perf_counter() - t0) - 5
+            t1 = time.perf_counter()
+            late = 1000 * (t1 - t0) - 5
+            if late > 10:
+                self.spans.append((t0 + 0.005, t1))
             if late > 20:
                 self.stalls += 1
             self.worst_ms = max(self.worst_ms, late)
 
+    def watch(self, fifo: Any) -> None:
+        """Time `fifo`'s underruns (a FrameFifo or MicFifo of the bridge) until `stop()`."""
+        pop = fifo.pop
+
+        def timed() -> bytes:
+            before = fifo.stats.underruns
+            frame = pop()
+            if fifo.stats.underruns != before:
+                self.underruns.append(time.perf_counter())
+            return frame
+        fifo.pop = timed
+        self._unwatch.append(lambda: delattr(fifo, "pop"))
+
     def stop(self) -> str:
         self._stop.set()
         self._thread.join(1)
+        for undo in self._unwatch:
+            undo()
         steal1, total1 = self._cpu()
         steal = 100 * (steal1 - self._steal0[0]) / max(1, total1 - self._steal0[1])
+        after = sum(1 for u in self.underruns
+                    if any(a - 0.01 <= u <= b + 0.1 for a, b in self.spans))
         return (f"process_stalls_over_20ms={self.stalls} worst_stall_ms={self.worst_ms:.0f} "
-                f"cpu_steal_pct={steal:.1f}")
+                f"cpu_steal_pct={steal:.1f} underruns_after_a_stall={after} "
+                f"of {len(self.underruns)} (within 100 ms after the process stopped > 10 ms)")
 
 
 def measure_long_call(b: Bench, minutes: float) -> LongCall:
@@ -564,6 +590,11 @@ def measure_long_call(b: Bench, minutes: float) -> LongCall:
     (each one a gap the agent or the customer hears) and PJSIP's jitter buffer's."""
     b.bridge.device = b.headset
     b.virtual.set_signal(tone(440, FMT))
+    # the bridge's counters run over its life: the calls before this one each ended with an
+    # underrun (the conference stops feeding the speaker a tick before the bridge stops)
+    base = b.bridge.stats()
+    clock = b.ua.stack.clock
+    fallback0 = clock.fallback_ticks if clock is not None else 0
     call = b.call()
 
     def jb(c: Any, i: int) -> str:
@@ -578,6 +609,8 @@ def measure_long_call(b: Bench, minutes: float) -> LongCall:
     st, jbuf = b.bridge.stats(), ""
     started = time.monotonic()
     watch = StallWatch()
+    watch.watch(b.bridge._mic)
+    watch.watch(b.bridge._speaker)
     try:
         end = started + 60 * minutes
         while time.monotonic() < end and call in b.ua.calls():
@@ -589,14 +622,20 @@ def measure_long_call(b: Bench, minutes: float) -> LongCall:
     finally:
         lasted = time.monotonic() - started
         machine = watch.stop()
+        if clock is not None:
+            machine += (f" fallback_ticks={clock.fallback_ticks - fallback0} (the conference "
+                        "ticked by PJSIP's thread: the headset gave no tick for 60 ms)")
         if call in b.ua.calls():
             b.hangup(call)
     if lasted < 60 * minutes - 6:
         raise RuntimeError(f"the long call ended after {lasted:.0f} s of {60 * minutes:g} min")
-    return LongCall(minutes, st.mic.underruns, st.speaker.underruns,
-                    st.mic.startup_underruns + st.speaker.startup_underruns,
-                    st.mic.dropped + st.speaker.dropped,
-                    (st.mic.lead_ms, st.speaker.target * st.frame_ms), st.mic.trimmed_ms,
+    return LongCall(minutes, st.mic.underruns - base.mic.underruns,
+                    st.speaker.underruns - base.speaker.underruns,
+                    st.mic.startup_underruns + st.speaker.startup_underruns
+                    - base.mic.startup_underruns - base.speaker.startup_underruns,
+                    (st.mic.dropped - base.mic.dropped, st.speaker.dropped - base.speaker.dropped),
+                    (st.mic.lead_ms, st.speaker.target * st.frame_ms),
+                    round(st.mic.trimmed_ms - base.mic.trimmed_ms, 2),
                     b.bridge.losses, st.device_xruns, jbuf, machine)
 
 
@@ -728,7 +767,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"softphone_underruns total={long.mic_underruns + long.speaker_underruns} "
               f"mic={long.mic_underruns} speaker={long.speaker_underruns} "
               f"minutes={long.minutes:g} startup={long.startup_underruns} "
-              f"dropped={long.dropped} mic_lead_ms={long.targets[0]:g} "
+              f"dropped_frames={long.dropped[0]},{long.dropped[1]} mic_lead_ms={long.targets[0]:g} "
               f"mic_trimmed_ms={long.mic_trimmed_ms:g} speaker_target_ms={long.targets[1]} "
               f"device_losses={long.losses} device_xruns={long.device_xruns}")
         print(f"detail: long call pjsua jitter buffer (ms): {long.jbuf}")

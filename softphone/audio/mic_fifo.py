@@ -20,6 +20,9 @@ holds one frame plus a small `lead` (the margin against a late callback):
   is one gap the listener hears: one underrun, and the lead grows by `step` (up to
   `max_lead`), so a device whose callbacks really are late gets the margin it needs. Underruns
   during the first `settle` pops (streams starting) are counted apart and do not grow the lead;
+- after `relax` pops (60 s) without an underrun the lead comes down a step again (not below
+  where it started): an agent's call lasts a whole shift, and one busy minute of the PC should
+  not cost delay for the rest of it;
 - a push that would hold more than `max_depth` bytes (the device runs fast, or the ticks
   stalled) drops the oldest audio down to a frame plus the lead (`dropped`, in frames).
 
@@ -39,7 +42,7 @@ FADE_OUT = 64         # samples over which a short frame fades to silence
 class MicFifo:
     def __init__(self, frame_bytes: int, rate: int, lead_ms: float = 5.0, step_ms: float = 5.0,
                  max_lead_ms: float = 20.0, max_frames: int = 6, settle: int = 0,
-                 window: int = 50) -> None:
+                 window: int = 50, relax: int = 3000) -> None:
         if not 0 <= lead_ms <= max_lead_ms:
             raise ValueError(f"need 0 <= lead_ms ({lead_ms}) <= max_lead_ms ({max_lead_ms})")
         if step_ms <= 0:
@@ -55,6 +58,8 @@ class MicFifo:
         self.max_depth = max(max_frames * frame_bytes, frame_bytes + self.max_lead)
         self.settle = settle
         self.window = window
+        self.relax = relax
+        self._calm = 0            # pops since the last underrun
         self.stats = FifoStats(target=1, lead_ms=self._ms(self.lead))
         self._buf = bytearray()
         self._pushed_bytes = 0
@@ -107,6 +112,11 @@ class MicFifo:
             del self._buf[:self.frame_bytes]
             self.stats.popped += 1
             self._short = False
+            self._calm += 1
+            if self._calm >= self.relax and self.lead > self.initial_lead:
+                self.lead = max(self.initial_lead, self.lead - self.step)
+                self.stats.lead_ms = self._ms(self.lead)
+                self._calm = 0
             self._watch(have - self.frame_bytes)
             return frame
         frame = _fade_to_silence(bytes(self._buf), self.frame_bytes)
@@ -117,6 +127,7 @@ class MicFifo:
         if self._short:
             return frame
         self._short = True
+        self._calm = 0
         if self._pops <= self.settle:
             self.stats.startup_underruns += 1
         else:
@@ -130,6 +141,7 @@ class MicFifo:
         self._buf.clear()
         self._raise = 0
         self._short = False
+        self._calm = 0
         self._pops = 0
         self._window_pops = 0
         self._window_min = self.max_depth

@@ -123,6 +123,22 @@ def test_a_run_of_short_pops_is_one_gap_and_one_step_of_lead() -> None:
     assert fifo.stats.underruns == 2 and fifo.stats.lead_ms == 10.0
 
 
+def test_the_lead_comes_back_down_after_a_calm_minute_but_not_below_its_start() -> None:
+    fifo, ramp = MicFifo(FRAME, RATE, lead_ms=5.0, step_ms=5.0, relax=20, window=10), Ramp()
+    for _ in range(2):                     # two gaps: the lead is 15 ms
+        tick(fifo, ramp)
+        fifo.pop()
+    assert fifo.stats.lead_ms == 15.0
+    for _ in range(19):
+        tick(fifo, ramp)
+    assert fifo.stats.lead_ms == 15.0
+    tick(fifo, ramp)
+    assert fifo.stats.lead_ms == 10.0      # 20 calm ticks
+    for _ in range(100):
+        tick(fifo, ramp)
+    assert fifo.stats.lead_ms == 5.0 and fifo.stats.underruns == 2
+
+
 def test_the_lead_stops_at_its_maximum_and_clear_starts_again() -> None:
     fifo, ramp = MicFifo(FRAME, RATE, lead_ms=5.0, step_ms=5.0, max_lead_ms=10.0), Ramp()
     for _ in range(4):
