@@ -36,13 +36,18 @@ the GUI softphone does; `--clock pjsip` for PJSIP's null-device clock). Parts:
    PortAudio's under/overflow flags) and PJSIP's jitter buffer's counters (with `trims`, the
    stale frames the device clock dropped: softphone/sip/jb_trim.py).
 5. **speech quality**: `--speech-runs` customer calls at each `--loss` (default 0 and 3 %): PESQ
-   narrowband both ways (tests/integration/speech_path.py).
+   narrowband both ways (tests/integration/speech_path.py). Run i loses the packets of loss
+   pattern 17 + i (a function of the place in the speech, each way), so the mean over N runs
+   averages N fixed patterns, the same for every build; `--same-seed` gives every run pattern 17
+   (how reproducible one run is). To the customer, two figures: the customer's phone concealing
+   as G.711 Appendix I (`pesq_to_customer`, what the target is judged on) and as a simple phone
+   (`pesq_to_customer_simple`: half-level repeat, then silence). `--speech-only` skips parts 1-4.
 
 Prints
     softphone_audio_ms added=<x> mic_to_net=<a> net_to_speaker=<b> ...
     softphone_cpu_pct per_call=<y> call=<c> idle=<i>
     softphone_underruns total=<n> mic=<m> speaker=<s> minutes=<t> ...
-    speech_quality pesq_to_agent=<a> pesq_to_customer=<b> loss=<p> runs=<r> ...
+    speech_quality pesq_to_agent=<a> pesq_to_customer=<b> pesq_to_customer_simple=<c> loss=<p> ...
 and the split of each way on `detail:` lines. Needs the PBX (`.venv/bin/dialer pbx up`) and
 `dumpcap` (Debian's wireshark/tshark), run as root (loopback capture). Exit status: 0 measured,
 1 the measurement failed, 2 the PBX or a tool is missing.
@@ -50,7 +55,7 @@ and the split of each way on `detail:` lines. Needs the PBX (`.venv/bin/dialer p
 Usage: .venv/bin/python bench/softphone_audio.py [--idle 20] [--call 40] [--bursts 40]
            [--minutes 10] [--speech-runs 3] [--loss 0 --loss 0.03] [--clock device|pjsip]
            [--jb init,min_pre,max_pre,max] [--frame-ms 20|10] [--quality 1..10]
-           [--jb-trim on|off]
+           [--jb-trim on|off] [--speech-only] [--same-seed]
 """
 
 from __future__ import annotations
@@ -544,9 +549,11 @@ def measure_long_call(b: Bench, minutes: float) -> LongCall:
                     b.bridge.losses, st.device_xruns, jbuf)
 
 
-def measure_speech(b: Bench, loss: float, runs: int, folder: Path) -> list[SpeechScore]:
-    """`runs` customer calls (seeds 17, 18, ...): PESQ both ways at `loss` (tests/integration/
-    speech_path.py: our own RTP leg with seeded loss, bridged with the agent over ARI)."""
+def measure_speech(b: Bench, loss: float, runs: int, folder: Path,
+                   same_seed: bool = False) -> list[SpeechScore]:
+    """`runs` customer calls (loss patterns 17, 18, ...; all 17 with `same_seed`): PESQ both
+    ways at `loss` (tests/integration/speech_path.py: our own RTP leg with seeded loss, bridged
+    with the agent over ARI)."""
     b.bridge.device = b.headset
 
     async def go() -> list[SpeechScore]:
@@ -556,11 +563,37 @@ def measure_speech(b: Bench, loss: float, runs: int, folder: Path) -> list[Speec
             try:
                 for i in range(runs):
                     scores.append(await score_speech(probe, f"PJSIP/{b.ua.account.user}",
-                                                     b.mouth, ear, folder, FMT, loss, 17 + i))
+                                                     b.mouth, ear, folder, FMT, loss,
+                                                     17 if same_seed else 17 + i))
             finally:
                 ear.close()
         return scores
     return asyncio.run(go())
+
+
+def spread(values: list[float]) -> str:
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.mean(values):.2f} sd={sd:.2f} min={min(values):.2f} max={max(values):.2f}"
+
+
+def print_speech(speech: dict[float, list[SpeechScore]]) -> None:
+    for loss, scores in speech.items():
+        to_a = [sc.to_agent for sc in scores]
+        to_c = [sc.to_customer for sc in scores]
+        to_s = [sc.to_customer_simple for sc in scores]
+        print(f"speech_quality pesq_to_agent={statistics.mean(to_a):.2f} "
+              f"pesq_to_customer={statistics.mean(to_c):.2f} "
+              f"pesq_to_customer_simple={statistics.mean(to_s):.2f} loss={loss:g} "
+              f"runs={len(scores)} min_to_agent={min(to_a):.2f} "
+              f"min_to_customer={min(to_c):.2f} voice={scores[0].voice}")
+        print(f"detail: to agent                               {spread(to_a)}")
+        print(f"detail: to customer, phone with G.711 App. I  {spread(to_c)}  (the target's)")
+        print(f"detail: to customer, phone repeating at -6 dB {spread(to_s)}")
+        print("detail: speech runs (seed: to agent / to customer App. I / simple; packets lost "
+              "to agent, to customer): " +
+              ", ".join(f"{sc.seed}: {sc.to_agent:.2f}/{sc.to_customer:.2f}/"
+                        f"{sc.to_customer_simple:.2f} ({sc.dropped_tx},{sc.dropped_rx})"
+                        for sc in scores))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -593,6 +626,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jb-trim", choices=("on", "off"), default="on",
                         help="with the device clock: drop the jitter buffer's stale frames "
                              "(softphone/sip/jb_trim.py) or leave them, as before")
+    parser.add_argument("--speech-only", action="store_true",
+                        help="only the speech calls (part 5): no CPU, delay or long call")
+    parser.add_argument("--same-seed", action="store_true",
+                        help="every speech call loses the same packets (pattern 17): the "
+                             "spread is then the measurement's own")
     args = parser.parse_args(argv)
     FMT = AudioFormat(FMT.rate, args.frame_ms)
     jb = None
@@ -614,13 +652,17 @@ def main(argv: list[str] | None = None) -> int:
         if b.ua.stack.clock is not None:
             b.ua.stack.clock.trim_enabled = args.jb_trim == "on"
         b.register()
-        idle, busy = measure_cpu(b, args.idle, args.call)
-        lat = measure_latency(b, args.bursts, Path(tmp.name))
+        if args.speech_only:
+            args.minutes = 0
+        else:
+            idle, busy = measure_cpu(b, args.idle, args.call)
+            lat = measure_latency(b, args.bursts, Path(tmp.name))
         if args.minutes > 0:
             long = measure_long_call(b, args.minutes)
         for loss in args.loss or [0.0, 0.03]:
             if args.speech_runs > 0:
-                speech[loss] = measure_speech(b, loss, args.speech_runs, Path(tmp.name))
+                speech[loss] = measure_speech(b, loss, args.speech_runs, Path(tmp.name),
+                                              args.same_seed)
     except Unavailable as exc:
         print(f"softphone_audio: {exc}", file=sys.stderr)
         return 2
@@ -631,6 +673,9 @@ def main(argv: list[str] | None = None) -> int:
         if b is not None:
             b.close()
         tmp.cleanup()
+    if args.speech_only:
+        print_speech(speech)
+        return 0
 
     def med(v: list[float]) -> float:
         return statistics.median(v) if v else math.nan
@@ -665,15 +710,7 @@ def main(argv: list[str] | None = None) -> int:
               f"dropped={long.dropped} fifo_target_ms={long.targets[0]},{long.targets[1]} "
               f"device_losses={long.losses} device_xruns={long.device_xruns}")
         print(f"detail: long call pjsua jitter buffer (ms): {long.jbuf}")
-    for loss, scores in speech.items():
-        to_a = [sc.to_agent for sc in scores]
-        to_c = [sc.to_customer for sc in scores]
-        print(f"speech_quality pesq_to_agent={statistics.mean(to_a):.2f} "
-              f"pesq_to_customer={statistics.mean(to_c):.2f} loss={loss:g} runs={len(scores)} "
-              f"min_to_agent={min(to_a):.2f} min_to_customer={min(to_c):.2f} "
-              f"voice={scores[0].voice}")
-        print("detail: speech runs (to agent / to customer): " +
-              ", ".join(f"{a:.2f}/{c:.2f}" for a, c in zip(to_a, to_c, strict=True)))
+    print_speech(speech)
     return 0
 
 

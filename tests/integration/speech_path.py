@@ -1,11 +1,22 @@
 """Speech from a simulated customer to the agent's headset and back, scored with PESQ.
 
 The customer is an RTP leg of our own: an ARI `externalMedia` channel on the PBX (G.711 u-law)
-whose far end is `LossyRtpLeg`, a paced RTP sender and receiver in this process that drops a
-seeded share of the packets it sends and receives (`loss`): packet loss on the customer's side of
-the call, the same from run to run. (Netem would be the usual tool, but this kernel has no
-`sch_netem`: `tc qdisc add ... netem` says "Specified qdisc kind is unknown".) The leg's receiver
-conceals a lost packet the way a simple phone does: the previous packet again at half level.
+whose far end is `LossyRtpLeg`, a paced RTP sender and receiver in this process that loses a
+share `loss` of the packets each way: packet loss on the customer's side of the call. (Netem
+would be the usual tool, but this kernel has no `sch_netem`: `tc qdisc add ... netem` says
+"Specified qdisc kind is unknown".)
+
+Which packets are lost is a function of their place in the speech, each way (`loss_pattern`:
+packet k of the speech, counted from its first packet, is lost if the seeded pattern says so), so
+a seed always hits the same syllables: the customer's speech starts on a packet of its own, and
+what comes back is lined up with the agent's speech (cross-correlation) before the pattern is
+applied to it. Run i of a benchmark uses seed 17 + i: a mean over N runs averages N fixed loss
+patterns, the same for every build compared.
+
+The customer's phone conceals what it lost two ways, both scored: as a simple phone does (the
+previous packet again at half level, then silence) and as ITU-T G.711 Appendix I does
+(`g711_plc`: pitch-period repetition with overlap-add and a fade), which a real phone does at
+least as well; the targets are judged on the second.
 
 The agent is the softphone (pjsua2 + `AudioBridge`) on the sound server's virtual headset: the
 customer's speech is recorded at the earpiece (`Ear`), and the agent's speech is played into the
@@ -42,6 +53,7 @@ import numpy as np
 from dialer.config.settings import Settings
 from dialer.core.audio import AudioFormat
 from dialer.pbx.rootfs import rootfs_path
+from tests.integration import g711_plc
 
 CUSTOMER_SAYS = ("Hello, this is Maria Lopez. I am calling about the parcel that was meant to "
                  "arrive on Tuesday. The tracking page still says it is at the depot in Denver, "
@@ -105,26 +117,68 @@ def ulaw_encode(pcm: np.ndarray) -> bytes:
 
 
 # ------------------------------------------------------------------------------ the customer
+TO_AGENT, TO_CUSTOMER = 0, 1       # the directions of a loss pattern
+PATTERN_PACKETS = 3000             # 60 s of 20 ms packets: longer than any speech here
+
+
+def loss_pattern(seed: int, direction: int, loss: float,
+                 packets: int = PATTERN_PACKETS) -> np.ndarray:
+    """Which packets of one direction's speech are lost: packet k of the speech (counted from
+    its first) is lost if `pattern[k]`. The same seed, direction and loss give the same
+    pattern, whatever the run."""
+    if not 0.0 <= loss < 1.0:
+        raise ValueError(f"loss {loss} is outside 0.0..1.0")
+    return np.random.default_rng([seed, direction]).random(packets) < loss
+
+
+def conceal_simple(packets: list[np.ndarray | None]) -> np.ndarray:
+    """A simple phone: a lost packet is the previous one again at half level, then silence."""
+    out, prev, concealed = [], np.zeros(160, dtype=np.int16), False
+    for p in packets:
+        if p is not None:
+            prev, concealed = p, False
+            out.append(p)
+        else:
+            out.append(np.zeros(160, dtype=np.int16) if concealed else
+                       (prev // 2).astype(np.int16))
+            concealed = True
+    return np.concatenate(out) if out else np.zeros(0, dtype=np.int16)
+
+
+@dataclass(frozen=True)
+class Heard:
+    """What the customer heard: concealed by a simple phone and by G.711 Appendix I."""
+
+    simple: np.ndarray
+    g711_appendix_i: np.ndarray
+    dropped: int
+
+
 class LossyRtpLeg:
     """The customer's phone: sends `pcm` (8 kHz) as paced 20 ms u-law RTP, then silence, and
-    keeps what arrives; drops a seeded `loss` share of packets each way."""
+    keeps what arrives; loses a share `loss` of the packets each way, by their place in the
+    speech (`loss_pattern` with `seed`). Before the speech starts, packets are lost at random
+    (seeded) at the same rate."""
 
     def __init__(self, loss: float, seed: int = 17) -> None:
         if not 0.0 <= loss < 1.0:
             raise ValueError(f"loss {loss} is outside 0.0..1.0")
         self.loss = loss
+        self._tx_lost = loss_pattern(seed, TO_AGENT, loss)
+        self._rx_lost = loss_pattern(seed, TO_CUSTOMER, loss)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.settimeout(0.1)
         self.port = self.sock.getsockname()[1]
-        self._tx_rng = random.Random(seed)
-        self._rx_rng = random.Random(seed + 1)
+        self._pre_rng = random.Random(seed)      # before the speech: not scored
         self._stop = threading.Event()
         self._pcm = np.zeros(0, dtype=np.int16)
         self._pos = 0
+        self._speaking = False
         self._lock = threading.Lock()
         self.received: dict[int, bytes] = {}   # RTP timestamp -> payload
-        self.sent = self.dropped_tx = self.dropped_rx = 0
+        self.sent = 0
+        self.dropped_tx = 0        # packets of the speech (and the silence after it) lost
         self._threads: list[threading.Thread] = []
         self.remote: tuple[str, int] | None = None
 
@@ -137,7 +191,7 @@ class LossyRtpLeg:
 
     def say(self, pcm: np.ndarray) -> None:
         with self._lock:
-            self._pcm, self._pos = pcm, 0
+            self._pcm, self._pos, self._speaking = pcm, 0, True
 
     def clear_received(self) -> None:
         with self._lock:
@@ -149,27 +203,32 @@ class LossyRtpLeg:
             t.join(2)
         self.sock.close()
 
-    def _next_payload(self) -> bytes:
+    def _next_payload(self) -> tuple[bytes, bool]:
+        """The next packet's payload, and whether it is lost (counted from the speech on)."""
         with self._lock:
             chunk = self._pcm[self._pos:self._pos + 160]
+            k = self._pos // 160 if self._speaking else None
             self._pos += 160
         if len(chunk) < 160:
             chunk = np.concatenate([chunk, np.zeros(160 - len(chunk), dtype=np.int16)])
-        return ulaw_encode(chunk)
+        if k is None:
+            lost = self._pre_rng.random() < self.loss
+        else:
+            lost = bool(k < len(self._tx_lost) and self._tx_lost[k])
+            self.dropped_tx += lost
+        return ulaw_encode(chunk), lost
 
     def _send(self) -> None:
         ssrc = random.Random(self.port).getrandbits(32)
         seq, ts = 0, 0
         next_at = time.monotonic()
         while not self._stop.is_set():
-            payload = self._next_payload()
-            if self._tx_rng.random() >= self.loss:
+            payload, lost = self._next_payload()
+            if not lost:
                 head = struct.pack("!BBHII", 0x80, 0, seq & 0xFFFF, ts & 0xFFFFFFFF, ssrc)
                 assert self.remote is not None
                 self.sock.sendto(head + payload, self.remote)
                 self.sent += 1
-            else:
-                self.dropped_tx += 1
             seq, ts = seq + 1, ts + 160
             next_at += 0.02
             self._stop.wait(max(0.0, next_at - time.monotonic()))
@@ -182,46 +241,59 @@ class LossyRtpLeg:
                 continue
             if len(data) < 12 or data[0] >> 6 != 2 or data[1] & 0x7F != 0:
                 continue
-            if self._rx_rng.random() < self.loss:
-                self.dropped_rx += 1
-                continue
             ts = struct.unpack("!I", data[4:8])[0]
             head = 12 + 4 * (data[0] & 0x0F)
             with self._lock:
                 self.received[ts] = data[head:]
 
-    def heard(self) -> np.ndarray:
-        """What arrived, on the sender's timeline; a lost packet is concealed by the previous
-        one at half level (then silence)."""
+    def heard(self, reference: np.ndarray) -> Heard:
+        """What arrived, on the sender's timeline, with the packets the loss pattern takes
+        away from `reference` (the agent's speech, 8 kHz: found in what arrived by
+        cross-correlation) lost, and concealed. (Every packet is kept on arrival, so that the
+        pattern can follow the speech.)"""
         with self._lock:
             got = dict(self.received)
         if not got:
-            return np.zeros(0, dtype=np.int16)
+            empty = np.zeros(0, dtype=np.int16)
+            return Heard(empty, empty, 0)
         first, last = min(got), max(got)
-        out, prev = [], np.zeros(160, dtype=np.int16)
-        concealed = False
+        packets: list[np.ndarray | None] = []
         for ts in range(first, last + 1, 160):
             payload = got.get(ts)
-            if payload is not None and len(payload) == 160:
-                prev = ULAW_DECODE[np.frombuffer(payload, dtype=np.uint8)]
-                out.append(prev)
-                concealed = False
-            else:
-                out.append((prev // 2).astype(np.int16) if not concealed else
-                           np.zeros(160, dtype=np.int16))
-                concealed = True
-        return np.concatenate(out)
+            packets.append(ULAW_DECODE[np.frombuffer(payload, dtype=np.uint8)]
+                           if payload is not None and len(payload) == 160 else None)
+        clean = np.concatenate([np.zeros(160, dtype=np.int16) if p is None else p
+                                for p in packets])
+        start = lag_of(reference, clean)
+        dropped = 0
+        for j in range(len(packets)):
+            k = round((j * 160 - start) / 160)
+            if 0 <= k < len(self._rx_lost) and self._rx_lost[k] and packets[j] is not None:
+                packets[j] = None
+                dropped += 1
+        return Heard(conceal_simple(packets), g711_plc.conceal(packets), dropped)
 
 
 # ------------------------------------------------------------------------------ scoring
-def align(ref: np.ndarray, deg: np.ndarray) -> np.ndarray:
-    """The stretch of `deg` that lines up with `ref` (by cross-correlation), as long as `ref`."""
+def _padded(ref: np.ndarray, deg: np.ndarray) -> np.ndarray:
     if len(deg) < len(ref):
         deg = np.concatenate([deg, np.zeros(len(ref) - len(deg), dtype=deg.dtype)])
+    return deg
+
+
+def lag_of(ref: np.ndarray, deg: np.ndarray) -> int:
+    """Where `ref` starts in `deg` (samples), by cross-correlation."""
+    deg = _padded(ref, deg)
     n = 1 << int(np.ceil(np.log2(len(deg) + len(ref))))
     corr = np.fft.irfft(np.fft.rfft(deg.astype(float), n) *
                         np.conj(np.fft.rfft(ref.astype(float), n)), n)
-    lag = int(np.argmax(corr[:len(deg) - len(ref) + 1]))
+    return int(np.argmax(corr[:len(deg) - len(ref) + 1]))
+
+
+def align(ref: np.ndarray, deg: np.ndarray) -> np.ndarray:
+    """The stretch of `deg` that lines up with `ref` (by cross-correlation), as long as `ref`."""
+    deg = _padded(ref, deg)
+    lag = lag_of(ref, deg)
     return deg[lag:lag + len(ref)]
 
 
@@ -257,8 +329,10 @@ class PcmSignal:
 class SpeechScore:
     voice: str            # "prompts" (recorded) or "espeak-ng"
     loss: float
+    seed: int
     to_agent: float
-    to_customer: float
+    to_customer: float    # the customer's phone conceals as G.711 Appendix I (the target's)
+    to_customer_simple: float   # ... as a simple phone (half-level repeat, then silence)
     dropped_tx: int
     dropped_rx: int
 
@@ -300,7 +374,7 @@ async def score_speech(probe: Any, agent_endpoint: str, mouth: Any, ear: Any, fo
         talk = max(len(to_agent_8k) / 8000, len(agent_16k) / fmt.rate)
         await asyncio.sleep(talk + 1.5)
         heard_by_agent = to_8k(np.frombuffer(ear.heard(), dtype="<i2"))
-        heard_by_customer = leg.heard()
+        heard_by_customer = leg.heard(agent_8k)
     finally:
         mouth.set_signal(None)
         leg.stop()
@@ -310,6 +384,8 @@ async def score_speech(probe: Any, agent_endpoint: str, mouth: Any, ear: Any, fo
             await ari.delete(f"bridges/{bridge}")
         except Exception:  # noqa: BLE001 - already gone
             pass
-    return SpeechScore("prompts" if prompts else "espeak-ng", loss,
-                       pesq_nb(to_agent_8k, heard_by_agent), pesq_nb(agent_8k, heard_by_customer),
-                       leg.dropped_tx, leg.dropped_rx)
+    return SpeechScore("prompts" if prompts else "espeak-ng", loss, seed,
+                       pesq_nb(to_agent_8k, heard_by_agent),
+                       pesq_nb(agent_8k, heard_by_customer.g711_appendix_i),
+                       pesq_nb(agent_8k, heard_by_customer.simple),
+                       leg.dropped_tx, heard_by_customer.dropped)
