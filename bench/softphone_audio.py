@@ -550,7 +550,8 @@ def measure_long_call(b: Bench, minutes: float) -> LongCall:
 
 
 def measure_speech(b: Bench, loss: float, runs: int, folder: Path,
-                   same_seed: bool = False) -> list[SpeechScore]:
+                   same_seed: bool = False, customer_jb: str | None = None
+                   ) -> list[SpeechScore]:
     """`runs` customer calls (loss patterns 17, 18, ...; all 17 with `same_seed`): PESQ both
     ways at `loss` (tests/integration/speech_path.py: our own RTP leg with seeded loss, bridged
     with the agent over ARI)."""
@@ -564,7 +565,8 @@ def measure_speech(b: Bench, loss: float, runs: int, folder: Path,
                 for i in range(runs):
                     scores.append(await score_speech(probe, f"PJSIP/{b.ua.account.user}",
                                                      b.mouth, ear, folder, FMT, loss,
-                                                     17 if same_seed else 17 + i))
+                                                     17 if same_seed else 17 + i,
+                                                     customer_jb))
             finally:
                 ear.close()
         return scores
@@ -589,6 +591,8 @@ def print_speech(speech: dict[float, list[SpeechScore]]) -> None:
         print(f"detail: to agent                               {spread(to_a)}")
         print(f"detail: to customer, phone with G.711 App. I  {spread(to_c)}  (the target's)")
         print(f"detail: to customer, phone repeating at -6 dB {spread(to_s)}")
+        print(f"detail: to customer, as it arrived (no loss)  "
+              f"{spread([sc.to_customer_arrived for sc in scores])}  (the path's own harm)")
         print("detail: speech runs (seed: to agent / to customer App. I / simple; packets lost "
               "to agent, to customer): " +
               ", ".join(f"{sc.seed}: {sc.to_agent:.2f}/{sc.to_customer:.2f}/"
@@ -628,6 +632,9 @@ def main(argv: list[str] | None = None) -> int:
                              "(softphone/sip/jb_trim.py) or leave them, as before")
     parser.add_argument("--speech-only", action="store_true",
                         help="only the speech calls (part 5): no CPU, delay or long call")
+    parser.add_argument("--customer-jb", choices=("none", "fixed", "adaptive"), default="none",
+                        help="speech calls: a jitter buffer on the customer's channel "
+                             "(JITTERBUFFER(<kind>)=default; with the PBX's generic PLC)")
     parser.add_argument("--same-seed", action="store_true",
                         help="every speech call loses the same packets (pattern 17): the "
                              "spread is then the measurement's own")
@@ -662,7 +669,9 @@ def main(argv: list[str] | None = None) -> int:
         for loss in args.loss or [0.0, 0.03]:
             if args.speech_runs > 0:
                 speech[loss] = measure_speech(b, loss, args.speech_runs, Path(tmp.name),
-                                              args.same_seed)
+                                              args.same_seed,
+                                              None if args.customer_jb == "none"
+                                              else args.customer_jb)
     except Unavailable as exc:
         print(f"softphone_audio: {exc}", file=sys.stderr)
         return 2

@@ -152,6 +152,7 @@ class Heard:
     simple: np.ndarray
     g711_appendix_i: np.ndarray
     dropped: int
+    arrived: np.ndarray     # everything that arrived, before the loss pattern (a diagnosis)
 
 
 class LossyRtpLeg:
@@ -255,7 +256,7 @@ class LossyRtpLeg:
             got = dict(self.received)
         if not got:
             empty = np.zeros(0, dtype=np.int16)
-            return Heard(empty, empty, 0)
+            return Heard(empty, empty, 0, empty)
         first, last = min(got), max(got)
         packets: list[np.ndarray | None] = []
         for ts in range(first, last + 1, 160):
@@ -271,7 +272,7 @@ class LossyRtpLeg:
             if 0 <= k < len(self._rx_lost) and self._rx_lost[k] and packets[j] is not None:
                 packets[j] = None
                 dropped += 1
-        return Heard(conceal_simple(packets), g711_plc.conceal(packets), dropped)
+        return Heard(conceal_simple(packets), g711_plc.conceal(packets), dropped, clean)
 
 
 # ------------------------------------------------------------------------------ scoring
@@ -333,14 +334,18 @@ class SpeechScore:
     to_agent: float
     to_customer: float    # the customer's phone conceals as G.711 Appendix I (the target's)
     to_customer_simple: float   # ... as a simple phone (half-level repeat, then silence)
+    to_customer_arrived: float  # what arrived, before the loss pattern (the path's own harm)
     dropped_tx: int
     dropped_rx: int
 
 
 async def score_speech(probe: Any, agent_endpoint: str, mouth: Any, ear: Any, folder: Path,
-                       fmt: AudioFormat, loss: float, seed: int = 17) -> SpeechScore:
+                       fmt: AudioFormat, loss: float, seed: int = 17,
+                       customer_jb: str | None = None) -> SpeechScore:
     """One customer call: `probe` (an `AriProbe`) calls the agent (whose softphone must answer by
-    itself) and bridges it with our lossy RTP leg; both sides speak at once; PESQ both ways."""
+    itself) and bridges it with our lossy RTP leg; both sides speak at once; PESQ both ways.
+    `customer_jb`: a jitter buffer on the customer's channel (`JITTERBUFFER(<kind>)=default`,
+    kind "fixed" or "adaptive"), set as the dialer sets it on a customer's channel."""
     prompts = prompts_dir(probe.settings)
     customer: str | tuple[Path, ...] = CUSTOMER_SAYS
     agent_voice: str | tuple[Path, ...] = AGENT_SAYS
@@ -364,6 +369,9 @@ async def score_speech(probe: Any, agent_endpoint: str, mouth: Any, ear: Any, fo
         port = int((await ari.get(f"channels/{ext}/variable",
                                   variable="UNICASTRTP_LOCAL_PORT"))["value"])
         leg.start((host, port))
+        if customer_jb:
+            await ari.post(f"channels/{ext}/variable", variable=f"JITTERBUFFER({customer_jb})",
+                           value="default")
         await ari.post("bridges", type="mixing", bridgeId=bridge)
         await ari.post(f"bridges/{bridge}/addChannel", channel=f"{agent},{ext}")
         await asyncio.sleep(2.0)                      # media flowing, FIFOs and buffers settled
@@ -388,4 +396,5 @@ async def score_speech(probe: Any, agent_endpoint: str, mouth: Any, ear: Any, fo
                        pesq_nb(to_agent_8k, heard_by_agent),
                        pesq_nb(agent_8k, heard_by_customer.g711_appendix_i),
                        pesq_nb(agent_8k, heard_by_customer.simple),
+                       pesq_nb(agent_8k, heard_by_customer.arrived),
                        leg.dropped_tx, heard_by_customer.dropped)
