@@ -115,7 +115,12 @@ from softphone.sip.pjsua2_ua import (  # noqa: E402
 )
 from tests.integration.ari_probe import AriProbe  # noqa: E402
 from tests.integration.loopback_capture import Capture, Packet  # noqa: E402
-from tests.integration.speech_path import SpeechScore, score_speech  # noqa: E402
+from tests.integration.speech_path import (  # noqa: E402
+    SpeechScore,
+    concealment_ceiling,
+    prompts_dir,
+    score_speech,
+)
 
 SEAT = 1018
 ECHO = "9196"
@@ -578,7 +583,8 @@ def spread(values: list[float]) -> str:
     return f"{statistics.mean(values):.2f} sd={sd:.2f} min={min(values):.2f} max={max(values):.2f}"
 
 
-def print_speech(speech: dict[float, list[SpeechScore]]) -> None:
+def print_speech(speech: dict[float, list[SpeechScore]],
+                 ceiling: dict[float, list[tuple[float, float]]]) -> None:
     for loss, scores in speech.items():
         to_a = [sc.to_agent for sc in scores]
         to_c = [sc.to_customer for sc in scores]
@@ -593,6 +599,10 @@ def print_speech(speech: dict[float, list[SpeechScore]]) -> None:
         print(f"detail: to customer, phone repeating at -6 dB {spread(to_s)}")
         print(f"detail: to customer, as it arrived (no loss)  "
               f"{spread([sc.to_customer_arrived for sc in scores])}  (the path's own harm)")
+        if loss in ceiling:
+            print(f"detail: the same lost packets, G.711 + App. I alone (no network, PBX or "
+                  f"softphone): to agent {spread([a for a, _ in ceiling[loss]])}, to customer "
+                  f"{spread([c for _, c in ceiling[loss]])}")
         print("detail: speech runs (seed: to agent / to customer App. I / simple; packets lost "
               "to agent, to customer): " +
               ", ".join(f"{sc.seed}: {sc.to_agent:.2f}/{sc.to_customer:.2f}/"
@@ -653,6 +663,7 @@ def main(argv: list[str] | None = None) -> int:
     tmp = tempfile.TemporaryDirectory(prefix="bench-softphone-audio-")
     long: LongCall | None = None
     speech: dict[float, list[SpeechScore]] = {}
+    ceiling: dict[float, list[tuple[float, float]]] = {}
     try:
         b = Bench(args.seat, Path(tmp.name), args.registrar, jb, args.clock == "device",
                   args.quality)
@@ -672,6 +683,9 @@ def main(argv: list[str] | None = None) -> int:
                                               args.same_seed,
                                               None if args.customer_jb == "none"
                                               else args.customer_jb)
+                if loss > 0 and prompts_dir(b.settings) is not None:
+                    ceiling[loss] = [concealment_ceiling(b.settings, Path(tmp.name), sc.seed,
+                                                         loss) for sc in speech[loss]]
     except Unavailable as exc:
         print(f"softphone_audio: {exc}", file=sys.stderr)
         return 2
@@ -683,7 +697,7 @@ def main(argv: list[str] | None = None) -> int:
             b.close()
         tmp.cleanup()
     if args.speech_only:
-        print_speech(speech)
+        print_speech(speech, ceiling)
         return 0
 
     def med(v: list[float]) -> float:
@@ -719,7 +733,7 @@ def main(argv: list[str] | None = None) -> int:
               f"dropped={long.dropped} fifo_target_ms={long.targets[0]},{long.targets[1]} "
               f"device_losses={long.losses} device_xruns={long.device_xruns}")
         print(f"detail: long call pjsua jitter buffer (ms): {long.jbuf}")
-    print_speech(speech)
+    print_speech(speech, ceiling)
     return 0
 
 

@@ -54,6 +54,7 @@ from dialer.config.settings import Settings
 from dialer.core.audio import AudioFormat
 from dialer.pbx.rootfs import rootfs_path
 from tests.integration import g711_plc
+from tests.integration.speech_loss import TO_AGENT, TO_CUSTOMER, conceal_simple, loss_pattern
 
 CUSTOMER_SAYS = ("Hello, this is Maria Lopez. I am calling about the parcel that was meant to "
                  "arrive on Tuesday. The tracking page still says it is at the depot in Denver, "
@@ -117,34 +118,6 @@ def ulaw_encode(pcm: np.ndarray) -> bytes:
 
 
 # ------------------------------------------------------------------------------ the customer
-TO_AGENT, TO_CUSTOMER = 0, 1       # the directions of a loss pattern
-PATTERN_PACKETS = 3000             # 60 s of 20 ms packets: longer than any speech here
-
-
-def loss_pattern(seed: int, direction: int, loss: float,
-                 packets: int = PATTERN_PACKETS) -> np.ndarray:
-    """Which packets of one direction's speech are lost: packet k of the speech (counted from
-    its first) is lost if `pattern[k]`. The same seed, direction and loss give the same
-    pattern, whatever the run."""
-    if not 0.0 <= loss < 1.0:
-        raise ValueError(f"loss {loss} is outside 0.0..1.0")
-    return np.random.default_rng([seed, direction]).random(packets) < loss
-
-
-def conceal_simple(packets: list[np.ndarray | None]) -> np.ndarray:
-    """A simple phone: a lost packet is the previous one again at half level, then silence."""
-    out, prev, concealed = [], np.zeros(160, dtype=np.int16), False
-    for p in packets:
-        if p is not None:
-            prev, concealed = p, False
-            out.append(p)
-        else:
-            out.append(np.zeros(160, dtype=np.int16) if concealed else
-                       (prev // 2).astype(np.int16))
-            concealed = True
-    return np.concatenate(out) if out else np.zeros(0, dtype=np.int16)
-
-
 @dataclass(frozen=True)
 class Heard:
     """What the customer heard: concealed by a simple phone and by G.711 Appendix I."""
@@ -341,11 +314,13 @@ class SpeechScore:
 
 async def score_speech(probe: Any, agent_endpoint: str, mouth: Any, ear: Any, folder: Path,
                        fmt: AudioFormat, loss: float, seed: int = 17,
-                       customer_jb: str | None = None) -> SpeechScore:
+                       customer_jb: str | None = None, save_to: Path | None = None
+                       ) -> SpeechScore:
     """One customer call: `probe` (an `AriProbe`) calls the agent (whose softphone must answer by
     itself) and bridges it with our lossy RTP leg; both sides speak at once; PESQ both ways.
     `customer_jb`: a jitter buffer on the customer's channel (`JITTERBUFFER(<kind>)=default`,
-    kind "fixed" or "adaptive"), set as the dialer sets it on a customer's channel."""
+    kind "fixed" or "adaptive"), set as the dialer sets it on a customer's channel. `save_to`:
+    a folder for what was sent and heard each way (8 kHz .npy files, to look at)."""
     prompts = prompts_dir(probe.settings)
     customer: str | tuple[Path, ...] = CUSTOMER_SAYS
     agent_voice: str | tuple[Path, ...] = AGENT_SAYS
@@ -392,9 +367,39 @@ async def score_speech(probe: Any, agent_endpoint: str, mouth: Any, ear: Any, fo
             await ari.delete(f"bridges/{bridge}")
         except Exception:  # noqa: BLE001 - already gone
             pass
+    if save_to is not None:
+        save_to.mkdir(parents=True, exist_ok=True)
+        for name, pcm in (("to_agent_sent", to_agent_8k), ("to_agent_heard", heard_by_agent),
+                          ("to_customer_sent", agent_8k),
+                          ("to_customer_arrived", heard_by_customer.arrived),
+                          ("to_customer_g711i", heard_by_customer.g711_appendix_i)):
+            np.save(save_to / f"{name}.npy", pcm)
+        np.save(save_to / "to_agent_lost.npy", loss_pattern(seed, TO_AGENT, loss))
     return SpeechScore("prompts" if prompts else "espeak-ng", loss, seed,
                        pesq_nb(to_agent_8k, heard_by_agent),
                        pesq_nb(agent_8k, heard_by_customer.g711_appendix_i),
                        pesq_nb(agent_8k, heard_by_customer.simple),
                        pesq_nb(agent_8k, heard_by_customer.arrived),
                        leg.dropped_tx, heard_by_customer.dropped)
+
+
+def concealment_ceiling(settings: Settings, folder: Path, seed: int, loss: float
+                        ) -> tuple[float, float]:
+    """PESQ (to the agent, to the customer) of the same speech with loss pattern `seed` through
+    G.711 and G.711 Appendix I concealment alone: no network, no PBX, no softphone. What a
+    receiver with the standard concealment would score on these lost packets (a reference for
+    the measured figures; the prompts only)."""
+    prompts = prompts_dir(settings)
+    if prompts is None:
+        raise ValueError("the stock prompts are not on this machine: no concealment ceiling")
+    out = []
+    for names, direction in ((CUSTOMER_PROMPTS, TO_AGENT), (AGENT_PROMPTS, TO_CUSTOMER)):
+        ref = speech(folder, tuple(prompts / f"{p}.gsm" for p in names), 8000)
+        ref = np.concatenate([ref, np.zeros(160 - len(ref) % 160, dtype=np.int16)])
+        lost = loss_pattern(seed, direction, loss)
+        packets: list[np.ndarray | None] = [
+            None if lost[k] else
+            ULAW_DECODE[np.frombuffer(ulaw_encode(ref[160 * k:160 * k + 160]), dtype=np.uint8)]
+            for k in range(len(ref) // 160)]
+        out.append(pesq_nb(ref, g711_plc.conceal(packets)))
+    return out[0], out[1]
