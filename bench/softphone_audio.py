@@ -42,6 +42,11 @@ the GUI softphone does; `--clock pjsip` for PJSIP's null-device clock). Parts:
    (how reproducible one run is). To the customer, two figures: the customer's phone concealing
    as G.711 Appendix I (`pesq_to_customer`, what the target is judged on) and as a simple phone
    (`pesq_to_customer_simple`: half-level repeat, then silence). `--speech-only` skips parts 1-4.
+   With loss, each run is also scored against the same lost packets through G.711 + App. I
+   alone (no network, PBX or softphone: `concealment_ceiling`), and `speech_quality_estimate`
+   adds the mean of (measured - that) to the mean of G.711 + App. I alone over
+   `--ceiling-patterns` patterns: the mean over many loss patterns, which 8 calls cannot give
+   directly (one pattern's score spreads by +-0.25 around it).
 
 Prints
     softphone_audio_ms added=<x> mic_to_net=<a> net_to_speaker=<b> ...
@@ -65,6 +70,7 @@ import asyncio
 import bisect
 import contextlib
 import math
+import os
 import shutil
 import statistics
 import struct
@@ -584,7 +590,9 @@ def spread(values: list[float]) -> str:
 
 
 def print_speech(speech: dict[float, list[SpeechScore]],
-                 ceiling: dict[float, list[tuple[float, float]]]) -> None:
+                 ceiling: dict[float, list[tuple[float, float]]],
+                 population: dict[float, tuple[float, float]], population_seeds: int,
+                 loads: dict[float, tuple[float, float]]) -> None:
     for loss, scores in speech.items():
         to_a = [sc.to_agent for sc in scores]
         to_c = [sc.to_customer for sc in scores]
@@ -594,15 +602,32 @@ def print_speech(speech: dict[float, list[SpeechScore]],
               f"pesq_to_customer_simple={statistics.mean(to_s):.2f} loss={loss:g} "
               f"runs={len(scores)} min_to_agent={min(to_a):.2f} "
               f"min_to_customer={min(to_c):.2f} voice={scores[0].voice}")
+        if loss in loads:
+            print(f"detail: load average (1 min) {loads[loss][0]:.1f} before the calls, "
+                  f"{loads[loss][1]:.1f} after")
         print(f"detail: to agent                               {spread(to_a)}")
         print(f"detail: to customer, phone with G.711 App. I  {spread(to_c)}  (the target's)")
         print(f"detail: to customer, phone repeating at -6 dB {spread(to_s)}")
         print(f"detail: to customer, as it arrived (no loss)  "
               f"{spread([sc.to_customer_arrived for sc in scores])}  (the path's own harm)")
         if loss in ceiling:
+            ceil_a = [a for a, _ in ceiling[loss]]
+            ceil_c = [c for _, c in ceiling[loss]]
             print(f"detail: the same lost packets, G.711 + App. I alone (no network, PBX or "
-                  f"softphone): to agent {spread([a for a, _ in ceiling[loss]])}, to customer "
-                  f"{spread([c for _, c in ceiling[loss]])}")
+                  f"softphone): to agent {spread(ceil_a)}, to customer {spread(ceil_c)}")
+            diff_a = [m - c for m, c in zip(to_a, ceil_a, strict=True)]
+            diff_c = [m - c for m, c in zip(to_c, ceil_c, strict=True)]
+            print(f"detail: measured - that, run by run: to agent {spread(diff_a)}, "
+                  f"to customer {spread(diff_c)}")
+            if loss in population:
+                pop_a, pop_c = population[loss]
+                print(f"speech_quality_estimate pesq_to_agent={pop_a + statistics.mean(diff_a):.2f}"
+                      f" pesq_to_customer={pop_c + statistics.mean(diff_c):.2f} loss={loss:g} "
+                      f"ceiling_to_agent={pop_a:.2f} ceiling_to_customer={pop_c:.2f} "
+                      f"patterns={population_seeds}")
+                print(f"detail: (the mean over {population_seeds} loss patterns of G.711 + App. I "
+                      "alone, plus what the measured path lost against it on the runs' own "
+                      "patterns: the mean over many patterns, without calling that often)")
         print("detail: speech runs (seed: to agent / to customer App. I / simple; packets lost "
               "to agent, to customer): " +
               ", ".join(f"{sc.seed}: {sc.to_agent:.2f}/{sc.to_customer:.2f}/"
@@ -645,6 +670,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--customer-jb", choices=("none", "fixed", "adaptive"), default="none",
                         help="speech calls: a jitter buffer on the customer's channel "
                              "(JITTERBUFFER(<kind>)=default; with the PBX's generic PLC)")
+    parser.add_argument("--ceiling-patterns", type=int, default=100,
+                        help="speech with loss: loss patterns over which G.711 + App. I alone "
+                             "is averaged, for the estimate (0: none; ~0.25 s of CPU each)")
     parser.add_argument("--same-seed", action="store_true",
                         help="every speech call loses the same packets (pattern 17): the "
                              "spread is then the measurement's own")
@@ -664,6 +692,8 @@ def main(argv: list[str] | None = None) -> int:
     long: LongCall | None = None
     speech: dict[float, list[SpeechScore]] = {}
     ceiling: dict[float, list[tuple[float, float]]] = {}
+    population: dict[float, tuple[float, float]] = {}
+    loads: dict[float, tuple[float, float]] = {}
     try:
         b = Bench(args.seat, Path(tmp.name), args.registrar, jb, args.clock == "device",
                   args.quality)
@@ -679,13 +709,20 @@ def main(argv: list[str] | None = None) -> int:
             long = measure_long_call(b, args.minutes)
         for loss in args.loss or [0.0, 0.03]:
             if args.speech_runs > 0:
+                load_before = os.getloadavg()[0]
                 speech[loss] = measure_speech(b, loss, args.speech_runs, Path(tmp.name),
                                               args.same_seed,
                                               None if args.customer_jb == "none"
                                               else args.customer_jb)
+                loads[loss] = (load_before, os.getloadavg()[0])
                 if loss > 0 and prompts_dir(b.settings) is not None:
                     ceiling[loss] = [concealment_ceiling(b.settings, Path(tmp.name), sc.seed,
                                                          loss) for sc in speech[loss]]
+                    if args.ceiling_patterns > 1:
+                        many = [concealment_ceiling(b.settings, Path(tmp.name), seed, loss)
+                                for seed in range(17, 17 + args.ceiling_patterns)]
+                        population[loss] = (statistics.mean(a for a, _ in many),
+                                            statistics.mean(c for _, c in many))
     except Unavailable as exc:
         print(f"softphone_audio: {exc}", file=sys.stderr)
         return 2
@@ -697,7 +734,7 @@ def main(argv: list[str] | None = None) -> int:
             b.close()
         tmp.cleanup()
     if args.speech_only:
-        print_speech(speech, ceiling)
+        print_speech(speech, ceiling, population, args.ceiling_patterns, loads)
         return 0
 
     def med(v: list[float]) -> float:
@@ -733,7 +770,7 @@ def main(argv: list[str] | None = None) -> int:
               f"dropped={long.dropped} fifo_target_ms={long.targets[0]},{long.targets[1]} "
               f"device_losses={long.losses} device_xruns={long.device_xruns}")
         print(f"detail: long call pjsua jitter buffer (ms): {long.jbuf}")
-    print_speech(speech, ceiling)
+    print_speech(speech, ceiling, population, args.ceiling_patterns, loads)
     return 0
 
 
