@@ -50,6 +50,7 @@ from typing import Any
 
 import numpy as np
 
+from dialer.ari import AriError
 from dialer.config.settings import Settings
 from dialer.core.audio import AudioFormat
 from dialer.pbx.rootfs import rootfs_path
@@ -336,18 +337,28 @@ async def score_speech(probe: Any, agent_endpoint: str, mouth: Any, ear: Any, fo
     ext = f"customer-{uuid.uuid4().hex[:10]}"
     agent = await probe.call_agent(agent_endpoint)
     try:
+        since = len(probe.events)
         await ari.post("channels/externalMedia", app=probe.app, channelId=ext,
                        external_host=f"127.0.0.1:{leg.port}", format="ulaw")
         probe.channels.append(ext)
+        # (it enters the application just after the answer: on a busy machine, adding it to
+        # the bridge before that failed with 422 "Channel not in Stasis application")
+        await probe.wait_event("StasisStart", ext, since=since)
         host = (await ari.get(f"channels/{ext}/variable",
                               variable="UNICASTRTP_LOCAL_ADDRESS"))["value"]
         port = int((await ari.get(f"channels/{ext}/variable",
                                   variable="UNICASTRTP_LOCAL_PORT"))["value"])
         leg.start((host, port))
         if customer_jb:
-            await ari.post(f"channels/{ext}/variable", variable=f"JITTERBUFFER({customer_jb})",
-                           value="default")
-        await ari.post("bridges", type="mixing", bridgeId=bridge)
+            try:
+                await ari.post(f"channels/{ext}/variable",
+                               variable=f"JITTERBUFFER({customer_jb})", value="default")
+            except AriError as exc:
+                raise RuntimeError(f"JITTERBUFFER({customer_jb}) on the customer's channel "
+                                   f"failed ({exc}): the PBX needs func_jitterbuffer.so "
+                                   "(config/asterisk/modules.conf)") from exc
+        # as the dialer's agent bridges (service/engine.py): media always through Asterisk
+        await ari.post("bridges", type="mixing,proxy_media", bridgeId=bridge)
         await ari.post(f"bridges/{bridge}/addChannel", channel=f"{agent},{ext}")
         await asyncio.sleep(2.0)                      # media flowing, FIFOs and buffers settled
         ear.clear()
