@@ -24,6 +24,22 @@ def loss_pattern(seed: int, direction: int, loss: float,
     return np.random.default_rng([seed, direction]).random(packets) < loss
 
 
+def lose_from(packets: list[np.ndarray | None], start: int, pattern: np.ndarray,
+              packet: int = 160) -> tuple[list[np.ndarray | None], int]:
+    """`packets` (a received stream, `packet` samples each) with the packets that `pattern`
+    takes from a speech starting at sample `start` of the stream set to None (lost): the
+    stream's packet j carries the speech's packet round((j * packet - start) / packet).
+    Returns them and how many were taken (a packet that never arrived is not counted)."""
+    out = list(packets)
+    taken = 0
+    for j, p in enumerate(out):
+        k = round((j * packet - start) / packet)
+        if 0 <= k < len(pattern) and pattern[k] and p is not None:
+            out[j] = None
+            taken += 1
+    return out, taken
+
+
 def conceal_simple(packets: list[np.ndarray | None]) -> np.ndarray:
     """A simple phone: a lost packet is the previous one again at half level, then silence."""
     out, prev, concealed = [], np.zeros(160, dtype=np.int16), False

@@ -55,7 +55,13 @@ from dialer.config.settings import Settings
 from dialer.core.audio import AudioFormat
 from dialer.pbx.rootfs import rootfs_path
 from tests.integration import g711_plc
-from tests.integration.speech_loss import TO_AGENT, TO_CUSTOMER, conceal_simple, loss_pattern
+from tests.integration.speech_loss import (
+    TO_AGENT,
+    TO_CUSTOMER,
+    conceal_simple,
+    lose_from,
+    loss_pattern,
+)
 
 CUSTOMER_SAYS = ("Hello, this is Maria Lopez. I am calling about the parcel that was meant to "
                  "arrive on Tuesday. The tracking page still says it is at the depot in Denver, "
@@ -239,13 +245,7 @@ class LossyRtpLeg:
                            if payload is not None and len(payload) == 160 else None)
         clean = np.concatenate([np.zeros(160, dtype=np.int16) if p is None else p
                                 for p in packets])
-        start = lag_of(reference, clean)
-        dropped = 0
-        for j in range(len(packets)):
-            k = round((j * 160 - start) / 160)
-            if 0 <= k < len(self._rx_lost) and self._rx_lost[k] and packets[j] is not None:
-                packets[j] = None
-                dropped += 1
+        packets, dropped = lose_from(packets, lag_of(reference, clean), self._rx_lost)
         return Heard(conceal_simple(packets), g711_plc.conceal(packets), dropped, clean)
 
 
