@@ -58,7 +58,7 @@ and the split of each way on `detail:` lines. Needs the PBX (`.venv/bin/dialer p
 1 the measurement failed, 2 the PBX or a tool is missing.
 
 Usage: .venv/bin/python bench/softphone_audio.py [--idle 20] [--call 40] [--bursts 40]
-           [--minutes 10] [--speech-runs 3] [--loss 0 --loss 0.03] [--clock device|pjsip]
+           [--minutes 10] [--speech-runs 8] [--loss 0 --loss 0.03] [--clock device|pjsip]
            [--jb init,min_pre,max_pre,max] [--frame-ms 20|10] [--quality 1..10]
            [--jb-trim on|off] [--speech-only] [--same-seed]
 """
@@ -648,7 +648,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jb", default="",
                         help="PJSIP jitter buffer init,min_pre,max_pre,max in ms "
                              "(-1: PJSIP's default; default: the softphone's own)")
-    parser.add_argument("--speech-runs", type=int, default=3,
+    parser.add_argument("--speech-runs", type=int, default=8,
                         help="customer calls scored with PESQ at each loss (0: none)")
     parser.add_argument("--loss", type=float, action="append",
                         help="customer-side packet loss for the speech calls, 0..1 "
