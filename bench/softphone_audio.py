@@ -36,21 +36,31 @@ the GUI softphone does; `--clock pjsip` for PJSIP's null-device clock). Parts:
    PortAudio's under/overflow flags) and PJSIP's jitter buffer's counters (with `trims`, the
    stale frames the device clock dropped: softphone/sip/jb_trim.py).
 5. **speech quality**: `--speech-runs` customer calls at each `--loss` (default 0 and 3 %): PESQ
-   narrowband both ways (tests/integration/speech_path.py).
+   narrowband both ways (tests/integration/speech_path.py). Run i loses the packets of loss
+   pattern 17 + i (a function of the place in the speech, each way), so the mean over N runs
+   averages N fixed patterns, the same for every build; `--same-seed` gives every run pattern 17
+   (how reproducible one run is). To the customer, two figures: the customer's phone concealing
+   as G.711 Appendix I (`pesq_to_customer`, what the target is judged on) and as a simple phone
+   (`pesq_to_customer_simple`: half-level repeat, then silence). `--speech-only` skips parts 1-4.
+   With loss, each run is also scored against the same lost packets through G.711 + App. I
+   alone (no network, PBX or softphone: `concealment_ceiling`), and `speech_quality_estimate`
+   adds the mean of (measured - that) to the mean of G.711 + App. I alone over
+   `--ceiling-patterns` patterns: the mean over many loss patterns, which 8 calls cannot give
+   directly (one pattern's score spreads by +-0.25 around it).
 
 Prints
     softphone_audio_ms added=<x> mic_to_net=<a> net_to_speaker=<b> ...
     softphone_cpu_pct per_call=<y> call=<c> idle=<i>
     softphone_underruns total=<n> mic=<m> speaker=<s> minutes=<t> ...
-    speech_quality pesq_to_agent=<a> pesq_to_customer=<b> loss=<p> runs=<r> ...
+    speech_quality pesq_to_agent=<a> pesq_to_customer=<b> pesq_to_customer_simple=<c> loss=<p> ...
 and the split of each way on `detail:` lines. Needs the PBX (`.venv/bin/dialer pbx up`) and
 `dumpcap` (Debian's wireshark/tshark), run as root (loopback capture). Exit status: 0 measured,
 1 the measurement failed, 2 the PBX or a tool is missing.
 
 Usage: .venv/bin/python bench/softphone_audio.py [--idle 20] [--call 40] [--bursts 40]
-           [--minutes 10] [--speech-runs 3] [--loss 0 --loss 0.03] [--clock device|pjsip]
+           [--minutes 10] [--speech-runs 8] [--loss 0 --loss 0.03] [--clock device|pjsip]
            [--jb init,min_pre,max_pre,max] [--frame-ms 20|10] [--quality 1..10]
-           [--jb-trim on|off]
+           [--jb-trim on|off] [--speech-only] [--same-seed]
 """
 
 from __future__ import annotations
@@ -60,6 +70,7 @@ import asyncio
 import bisect
 import contextlib
 import math
+import os
 import shutil
 import statistics
 import struct
@@ -111,7 +122,12 @@ from softphone.sip.pjsua2_ua import (  # noqa: E402
 )
 from tests.integration.ari_probe import AriProbe  # noqa: E402
 from tests.integration.loopback_capture import Capture, Packet  # noqa: E402
-from tests.integration.speech_path import SpeechScore, score_speech  # noqa: E402
+from tests.integration.speech_path import (  # noqa: E402
+    SpeechScore,
+    concealment_ceiling,
+    prompts_dir,
+    score_speech,
+)
 
 SEAT = 1018
 ECHO = "9196"
@@ -639,9 +655,12 @@ def measure_long_call(b: Bench, minutes: float) -> LongCall:
                     b.bridge.losses, st.device_xruns, jbuf, machine)
 
 
-def measure_speech(b: Bench, loss: float, runs: int, folder: Path) -> list[SpeechScore]:
-    """`runs` customer calls (seeds 17, 18, ...): PESQ both ways at `loss` (tests/integration/
-    speech_path.py: our own RTP leg with seeded loss, bridged with the agent over ARI)."""
+def measure_speech(b: Bench, loss: float, runs: int, folder: Path,
+                   same_seed: bool = False, customer_jb: str | None = None
+                   ) -> list[SpeechScore]:
+    """`runs` customer calls (loss patterns 17, 18, ...; all 17 with `same_seed`): PESQ both
+    ways at `loss` (tests/integration/speech_path.py: our own RTP leg with seeded loss, bridged
+    with the agent over ARI)."""
     b.bridge.device = b.headset
 
     async def go() -> list[SpeechScore]:
@@ -651,11 +670,64 @@ def measure_speech(b: Bench, loss: float, runs: int, folder: Path) -> list[Speec
             try:
                 for i in range(runs):
                     scores.append(await score_speech(probe, f"PJSIP/{b.ua.account.user}",
-                                                     b.mouth, ear, folder, FMT, loss, 17 + i))
+                                                     b.mouth, ear, folder, FMT, loss,
+                                                     17 if same_seed else 17 + i,
+                                                     customer_jb))
             finally:
                 ear.close()
         return scores
     return asyncio.run(go())
+
+
+def spread(values: list[float]) -> str:
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.mean(values):.2f} sd={sd:.2f} min={min(values):.2f} max={max(values):.2f}"
+
+
+def print_speech(speech: dict[float, list[SpeechScore]],
+                 ceiling: dict[float, list[tuple[float, float]]],
+                 population: dict[float, tuple[float, float]], population_seeds: int,
+                 loads: dict[float, tuple[float, float]]) -> None:
+    for loss, scores in speech.items():
+        to_a = [sc.to_agent for sc in scores]
+        to_c = [sc.to_customer for sc in scores]
+        to_s = [sc.to_customer_simple for sc in scores]
+        print(f"speech_quality pesq_to_agent={statistics.mean(to_a):.2f} "
+              f"pesq_to_customer={statistics.mean(to_c):.2f} "
+              f"pesq_to_customer_simple={statistics.mean(to_s):.2f} loss={loss:g} "
+              f"runs={len(scores)} min_to_agent={min(to_a):.2f} "
+              f"min_to_customer={min(to_c):.2f} voice={scores[0].voice}")
+        if loss in loads:
+            print(f"detail: load average (1 min) {loads[loss][0]:.1f} before the calls, "
+                  f"{loads[loss][1]:.1f} after")
+        print(f"detail: to agent                               {spread(to_a)}")
+        print(f"detail: to customer, phone with G.711 App. I  {spread(to_c)}  (the target's)")
+        print(f"detail: to customer, phone repeating at -6 dB {spread(to_s)}")
+        print(f"detail: to customer, as it arrived (no loss)  "
+              f"{spread([sc.to_customer_arrived for sc in scores])}  (the path's own harm)")
+        if loss in ceiling:
+            ceil_a = [a for a, _ in ceiling[loss]]
+            ceil_c = [c for _, c in ceiling[loss]]
+            print(f"detail: the same lost packets, G.711 + App. I alone (no network, PBX or "
+                  f"softphone): to agent {spread(ceil_a)}, to customer {spread(ceil_c)}")
+            diff_a = [m - c for m, c in zip(to_a, ceil_a, strict=True)]
+            diff_c = [m - c for m, c in zip(to_c, ceil_c, strict=True)]
+            print(f"detail: measured - that, run by run: to agent {spread(diff_a)}, "
+                  f"to customer {spread(diff_c)}")
+            if loss in population:
+                pop_a, pop_c = population[loss]
+                print(f"speech_quality_estimate pesq_to_agent={pop_a + statistics.mean(diff_a):.2f}"
+                      f" pesq_to_customer={pop_c + statistics.mean(diff_c):.2f} loss={loss:g} "
+                      f"ceiling_to_agent={pop_a:.2f} ceiling_to_customer={pop_c:.2f} "
+                      f"patterns={population_seeds}")
+                print(f"detail: (the mean over {population_seeds} loss patterns of G.711 + App. I "
+                      "alone, plus what the measured path lost against it on the runs' own "
+                      "patterns: the mean over many patterns, without calling that often)")
+        print("detail: speech runs (seed: to agent / to customer App. I / simple; packets lost "
+              "to agent, to customer): " +
+              ", ".join(f"{sc.seed}: {sc.to_agent:.2f}/{sc.to_customer:.2f}/"
+                        f"{sc.to_customer_simple:.2f} ({sc.dropped_tx},{sc.dropped_rx})"
+                        for sc in scores))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -671,7 +743,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jb", default="",
                         help="PJSIP jitter buffer init,min_pre,max_pre,max in ms "
                              "(-1: PJSIP's default; default: the softphone's own)")
-    parser.add_argument("--speech-runs", type=int, default=3,
+    parser.add_argument("--speech-runs", type=int, default=8,
                         help="customer calls scored with PESQ at each loss (0: none)")
     parser.add_argument("--loss", type=float, action="append",
                         help="customer-side packet loss for the speech calls, 0..1 "
@@ -697,6 +769,17 @@ def main(argv: list[str] | None = None) -> int:
                              "(on, as the agent window does) or none of it")
     parser.add_argument("--mic-lead-ms", type=float, default=5.0,
                         help="the microphone FIFO's starting lead over a frame, ms")
+    parser.add_argument("--speech-only", action="store_true",
+                        help="only the speech calls (part 5): no CPU, delay or long call")
+    parser.add_argument("--customer-jb", choices=("none", "fixed", "adaptive"), default="none",
+                        help="speech calls: a jitter buffer on the customer's channel "
+                             "(JITTERBUFFER(<kind>)=default; with the PBX's generic PLC)")
+    parser.add_argument("--ceiling-patterns", type=int, default=100,
+                        help="speech with loss: loss patterns over which G.711 + App. I alone "
+                             "is averaged, for the estimate (0: none; ~0.25 s of CPU each)")
+    parser.add_argument("--same-seed", action="store_true",
+                        help="every speech call loses the same packets (pattern 17): the "
+                             "spread is then the measurement's own")
     args = parser.parse_args(argv)
     FMT = AudioFormat(FMT.rate, args.frame_ms)
     jb = None
@@ -712,19 +795,38 @@ def main(argv: list[str] | None = None) -> int:
     tmp = tempfile.TemporaryDirectory(prefix="bench-softphone-audio-")
     long: LongCall | None = None
     speech: dict[float, list[SpeechScore]] = {}
+    ceiling: dict[float, list[tuple[float, float]]] = {}
+    population: dict[float, tuple[float, float]] = {}
+    loads: dict[float, tuple[float, float]] = {}
     try:
         b = Bench(args.seat, Path(tmp.name), args.registrar, jb, args.clock == "device",
                   args.quality, args.mic_block_ms, args.mic_lead_ms, args.steady == "on")
         if b.ua.stack.clock is not None:
             b.ua.stack.clock.trim_enabled = args.jb_trim == "on"
         b.register()
-        idle, busy = measure_cpu(b, args.idle, args.call)
-        lat = measure_latency(b, args.bursts, Path(tmp.name))
+        if args.speech_only:
+            args.minutes = 0
+        else:
+            idle, busy = measure_cpu(b, args.idle, args.call)
+            lat = measure_latency(b, args.bursts, Path(tmp.name))
         if args.minutes > 0:
             long = measure_long_call(b, args.minutes)
         for loss in args.loss or [0.0, 0.03]:
             if args.speech_runs > 0:
-                speech[loss] = measure_speech(b, loss, args.speech_runs, Path(tmp.name))
+                load_before = os.getloadavg()[0]
+                speech[loss] = measure_speech(b, loss, args.speech_runs, Path(tmp.name),
+                                              args.same_seed,
+                                              None if args.customer_jb == "none"
+                                              else args.customer_jb)
+                loads[loss] = (load_before, os.getloadavg()[0])
+                if loss > 0 and prompts_dir(b.settings) is not None:
+                    ceiling[loss] = [concealment_ceiling(b.settings, Path(tmp.name), sc.seed,
+                                                         loss) for sc in speech[loss]]
+                    if args.ceiling_patterns > 1:
+                        many = [concealment_ceiling(b.settings, Path(tmp.name), seed, loss)
+                                for seed in range(17, 17 + args.ceiling_patterns)]
+                        population[loss] = (statistics.mean(a for a, _ in many),
+                                            statistics.mean(c for _, c in many))
     except Unavailable as exc:
         print(f"softphone_audio: {exc}", file=sys.stderr)
         return 2
@@ -735,6 +837,9 @@ def main(argv: list[str] | None = None) -> int:
         if b is not None:
             b.close()
         tmp.cleanup()
+    if args.speech_only:
+        print_speech(speech, ceiling, population, args.ceiling_patterns, loads)
+        return 0
 
     def med(v: list[float]) -> float:
         return statistics.median(v) if v else math.nan
@@ -772,15 +877,7 @@ def main(argv: list[str] | None = None) -> int:
               f"device_losses={long.losses} device_xruns={long.device_xruns}")
         print(f"detail: long call pjsua jitter buffer (ms): {long.jbuf}")
         print(f"detail: long call, the machine: {long.machine}")
-    for loss, scores in speech.items():
-        to_a = [sc.to_agent for sc in scores]
-        to_c = [sc.to_customer for sc in scores]
-        print(f"speech_quality pesq_to_agent={statistics.mean(to_a):.2f} "
-              f"pesq_to_customer={statistics.mean(to_c):.2f} loss={loss:g} runs={len(scores)} "
-              f"min_to_agent={min(to_a):.2f} min_to_customer={min(to_c):.2f} "
-              f"voice={scores[0].voice}")
-        print("detail: speech runs (to agent / to customer): " +
-              ", ".join(f"{a:.2f}/{c:.2f}" for a, c in zip(to_a, to_c, strict=True)))
+    print_speech(speech, ceiling, population, args.ceiling_patterns, loads)
     return 0
 
 
