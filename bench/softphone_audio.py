@@ -34,7 +34,10 @@ the GUI softphone does; `--clock pjsip` for PJSIP's null-device clock). Parts:
 4. **underruns**: a call of `--minutes` with a steady voice both ways; the bridge's FIFO
    underruns (each a gap heard), the callbacks the sound device itself flagged (`device_xruns`:
    PortAudio's under/overflow flags) and PJSIP's jitter buffer's counters (with `trims`, the
-   stale frames the device clock dropped: softphone/sip/jb_trim.py).
+   stale frames the device clock dropped: softphone/sip/jb_trim.py); the microphone FIFO's lead
+   at the end; and what the machine did meanwhile (bench/audio_stalls.py): how often the whole
+   process stopped for more than 20 ms, the CPU time the virtual machine's host took (steal),
+   and how many of the underruns came within 100 ms after such a stop.
 5. **speech quality**: `--speech-runs` customer calls at each `--loss` (default 0 and 3 %): PESQ
    narrowband both ways (tests/integration/speech_path.py). Run i loses the packets of loss
    pattern 17 + i (a function of the place in the speech, each way), so the mean over N runs
@@ -53,33 +56,32 @@ Prints
     softphone_cpu_pct per_call=<y> call=<c> idle=<i>
     softphone_underruns total=<n> mic=<m> speaker=<s> minutes=<t> ...
     speech_quality pesq_to_agent=<a> pesq_to_customer=<b> pesq_to_customer_simple=<c> loss=<p> ...
-and the split of each way on `detail:` lines. Needs the PBX (`.venv/bin/dialer pbx up`) and
-`dumpcap` (Debian's wireshark/tshark), run as root (loopback capture). Exit status: 0 measured,
-1 the measurement failed, 2 the PBX or a tool is missing.
+and the split of each way on `detail:` lines, each part as soon as it is measured. Needs the
+PBX (`.venv/bin/dialer pbx up`) and `dumpcap` (Debian's wireshark/tshark), run as root
+(loopback capture). Exit status: 0 measured, 1 the measurement failed, 2 the PBX or a tool is
+missing.
 
 Usage: .venv/bin/python bench/softphone_audio.py [--idle 20] [--call 40] [--bursts 40]
            [--minutes 10] [--speech-runs 8] [--loss 0 --loss 0.03] [--clock device|pjsip]
            [--jb init,min_pre,max_pre,max] [--frame-ms 20|10] [--quality 1..10]
-           [--jb-trim on|off] [--speech-only] [--same-seed]
+           [--jb-trim on|off] [--mic-block-ms 5|20] [--mic-lead-ms 5] [--steady on|off]
+           [--speech-only] [--same-seed]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import bisect
 import contextlib
 import math
 import os
 import shutil
 import statistics
-import struct
 import sys
 import tempfile
 import threading
 import time
-from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,8 +90,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import pjsua2 as pj  # type: ignore[import-untyped]  # noqa: E402
 
+from bench.audio_speech_report import print_speech  # noqa: E402
+from bench.audio_stalls import StallWatch  # noqa: E402
+from bench.audio_wire import (  # noqa: E402
+    Stamped,
+    delays,
+    next_after,
+    onsets,
+    pcm_frames,
+    pct,
+    read_rtp,
+    summary,
+)
 from dialer.config.settings import load_settings  # noqa: E402
-from dialer.core.audio import AudioFormat, ToneGenerator, samples_of  # noqa: E402
+from dialer.core.audio import AudioFormat, ToneGenerator  # noqa: E402
 from dialer.pbx import backend  # noqa: E402
 from softphone.audio.bridge import AudioBridge  # noqa: E402
 from softphone.audio.device import (  # noqa: E402
@@ -121,7 +135,7 @@ from softphone.sip.pjsua2_ua import (  # noqa: E402
     local_address_towards,
 )
 from tests.integration.ari_probe import AriProbe  # noqa: E402
-from tests.integration.loopback_capture import Capture, Packet  # noqa: E402
+from tests.integration.loopback_capture import Capture  # noqa: E402
 from tests.integration.speech_path import (  # noqa: E402
     SpeechScore,
     concealment_ceiling,
@@ -133,8 +147,6 @@ SEAT = 1018
 ECHO = "9196"
 FMT = AudioFormat()            # 16 kHz, 20 ms: the softphone's own format
 BURST_HZ = 1000.0
-ONSET_THRESHOLD = 2000         # |sample| above this is "sound" (the bursts peak at ~8200)
-QUIET_S = 0.15                 # an onset follows at least this much quiet
 
 
 class Unavailable(Exception):
@@ -142,7 +154,6 @@ class Unavailable(Exception):
 
 
 # ---------------------------------------------------------------------------- stamping
-Stamped = list[tuple[float, bytes]]
 
 
 class StampedDevice:
@@ -227,126 +238,12 @@ class Bursts:
         return self.fmt.silence()
 
 
-# ---------------------------------------------------------------------------- the wire
-def _ulaw(b: int) -> int:
-    b = ~b & 0xFF
-    t = ((b & 0x0F) << 3) + 0x84
-    t <<= (b & 0x70) >> 4
-    return (0x84 - t) if b & 0x80 else (t - 0x84)
-
-
-def _alaw(b: int) -> int:
-    b ^= 0x55
-    t = (b & 0x0F) << 4
-    seg = (b & 0x70) >> 4
-    t = t + 8 if seg == 0 else (t + 0x108) << (seg - 1)
-    return t if b & 0x80 else -t
-
-
-ULAW = [_ulaw(i) for i in range(256)]
-ALAW = [_alaw(i) for i in range(256)]
-PAYLOAD_TABLES = {0: ULAW, 8: ALAW}
-
-
-@dataclass
-class RtpPacket:
-    t: float
-    outbound: bool        # from the softphone to the PBX
-    seq: int
-    samples: array[int]
-
-
-def read_rtp(captured: list[Packet], pbx_port: int) -> list[RtpPacket]:
-    """The G.711 RTP packets to and from the PBX's `pbx_port` among the captured packets."""
-    out: list[RtpPacket] = []
-    seen: set[tuple[bool, int]] = set()
-    for p in captured:
-        rtp = p.payload
-        if p.proto != "udp" or len(rtp) < 12 or rtp[0] >> 6 != 2:
-            continue
-        pt = rtp[1] & 0x7F
-        table = PAYLOAD_TABLES.get(pt)
-        if table is None:
-            continue
-        outbound = p.dport == pbx_port
-        if not outbound and p.sport != pbx_port:
-            continue
-        seq = struct.unpack("!H", rtp[2:4])[0]
-        if (outbound, seq) in seen:   # a loopback packet seen twice
-            continue
-        seen.add((outbound, seq))
-        head = 12 + 4 * (rtp[0] & 0x0F)
-        if rtp[0] & 0x10:
-            head += 4 + 4 * struct.unpack("!H", rtp[head + 2:head + 4])[0]
-        out.append(RtpPacket(p.t, outbound, seq, array("h", (table[b] for b in rtp[head:]))))
-    return out
-
-
 def capture_rtp(port: int, folder: Path) -> Capture:
     """dumpcap on loopback for one UDP port, in its own process (its CPU is not ours)."""
     try:
         return Capture(f"udp port {port}", folder / "rtp.pcap")
     except RuntimeError as exc:
         raise Unavailable(str(exc)) from None
-
-
-# ---------------------------------------------------------------------------- onsets
-Frames = list[tuple[float, Sequence[int]]]
-
-
-def onsets(frames: Frames, rate: int) -> list[float]:
-    """Times of the samples that rise above the threshold after at least QUIET_S of quiet."""
-    need = int(QUIET_S * rate)
-    quiet = need
-    found: list[float] = []
-    for t, samples in frames:
-        if max(map(abs, samples), default=0) < ONSET_THRESHOLD:
-            quiet += len(samples)
-            continue
-        for j, x in enumerate(samples):
-            if abs(x) >= ONSET_THRESHOLD:
-                if quiet >= need:
-                    found.append(t + j / rate)
-                quiet = 0
-            else:
-                quiet += 1
-    return found
-
-
-def delays(src: list[float], dst: list[float], hi: float = 0.4) -> list[float]:
-    """For each onset in `src`, ms until the first onset in `dst` at most `hi` s later."""
-    out = []
-    for a in src:
-        later = [b - a for b in dst if -0.005 <= b - a <= hi]
-        if later:
-            out.append(1000 * min(later))
-    return out
-
-
-def next_after(events: list[float], ticks: list[float]) -> list[float]:
-    """For each event, ms until the first tick at or after it (ticks sorted)."""
-    out = []
-    for t in events:
-        i = bisect.bisect_left(ticks, t)
-        if i < len(ticks):
-            out.append(1000 * (ticks[i] - t))
-    return out
-
-
-def pcm_frames(stamped: Stamped) -> Frames:
-    return [(t, samples_of(f)) for t, f in stamped]
-
-
-def pct(values: list[float], p: float) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
-
-
-def summary(values: list[float]) -> str:
-    if not values:
-        return "n=0"
-    return (f"p50={statistics.median(values):.1f} p95={pct(values, 95):.1f} "
-            f"max={max(values):.1f} n={len(values)}")
 
 
 # ---------------------------------------------------------------------------- the phone
@@ -536,71 +433,6 @@ class LongCall:
     machine: str
 
 
-class StallWatch:
-    """What the machine did to every thread during the long call: a thread of this process
-    that sleeps 5 ms at a time counts how often it woke more than 20 ms late (the whole process
-    stopped: the CPU was busy, or the virtual machine's host ran something else), and
-    /proc/stat gives the share of CPU time the host took (`steal`). Each underrun of the bridge's
-    FIFOs is timed too (`watch`), to tell the ones that came within 100 ms after the process was
-    stopped for more than 10 ms from the others."""
-
-    def __init__(self) -> None:
-        self.spans: list[tuple[float, float]] = []     # (from, to) of each stop over 10 ms
-        self.underruns: list[float] = []
-        self._unwatch: list[Callable[[], None]] = []
-        self.stalls = 0
-        self.worst_ms = 0.0
-        self._stop = threading.Event()
-        self._steal0 = self._cpu()
-        self._thread = threading.Thread(target=self._run, name="stall-watch", daemon=True)
-        self._thread.start()
-
-    @staticmethod
-    def _cpu() -> tuple[int, int]:
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            fields = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
-            return fields[7], sum(fields)
-        return 0, 0
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            t0 = time.perf_counter()
-            time.sleep(0.005)
-            t1 = time.perf_counter()
-            late = 1000 * (t1 - t0) - 5
-            if late > 10:
-                self.spans.append((t0 + 0.005, t1))
-            if late > 20:
-                self.stalls += 1
-            self.worst_ms = max(self.worst_ms, late)
-
-    def watch(self, fifo: Any) -> None:
-        """Time `fifo`'s underruns (a FrameFifo or MicFifo of the bridge) until `stop()`."""
-        pop = fifo.pop
-
-        def timed() -> bytes:
-            before = fifo.stats.underruns
-            frame = pop()
-            if fifo.stats.underruns != before:
-                self.underruns.append(time.perf_counter())
-            return frame
-        fifo.pop = timed
-        self._unwatch.append(lambda: delattr(fifo, "pop"))
-
-    def stop(self) -> str:
-        self._stop.set()
-        self._thread.join(1)
-        for undo in self._unwatch:
-            undo()
-        steal1, total1 = self._cpu()
-        steal = 100 * (steal1 - self._steal0[0]) / max(1, total1 - self._steal0[1])
-        after = sum(1 for u in self.underruns
-                    if any(a - 0.01 <= u <= b + 0.1 for a, b in self.spans))
-        return (f"process_stalls_over_20ms={self.stalls} worst_stall_ms={self.worst_ms:.0f} "
-                f"cpu_steal_pct={steal:.1f} underruns_after_a_stall={after} "
-                f"of {len(self.underruns)} (within 100 ms after the process stopped > 10 ms)")
-
-
 def measure_long_call(b: Bench, minutes: float) -> LongCall:
     """One call to 9196 for `minutes`, a steady voice both ways; counts the bridge's underruns
     (each one a gap the agent or the customer hears) and PJSIP's jitter buffer's."""
@@ -679,55 +511,46 @@ def measure_speech(b: Bench, loss: float, runs: int, folder: Path,
     return asyncio.run(go())
 
 
-def spread(values: list[float]) -> str:
-    sd = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.mean(values):.2f} sd={sd:.2f} min={min(values):.2f} max={max(values):.2f}"
+def _med(v: list[float]) -> float:
+    return statistics.median(v) if v else math.nan
 
 
-def print_speech(speech: dict[float, list[SpeechScore]],
-                 ceiling: dict[float, list[tuple[float, float]]],
-                 population: dict[float, tuple[float, float]], population_seeds: int,
-                 loads: dict[float, tuple[float, float]]) -> None:
-    for loss, scores in speech.items():
-        to_a = [sc.to_agent for sc in scores]
-        to_c = [sc.to_customer for sc in scores]
-        to_s = [sc.to_customer_simple for sc in scores]
-        print(f"speech_quality pesq_to_agent={statistics.mean(to_a):.2f} "
-              f"pesq_to_customer={statistics.mean(to_c):.2f} "
-              f"pesq_to_customer_simple={statistics.mean(to_s):.2f} loss={loss:g} "
-              f"runs={len(scores)} min_to_agent={min(to_a):.2f} "
-              f"min_to_customer={min(to_c):.2f} voice={scores[0].voice}")
-        if loss in loads:
-            print(f"detail: load average (1 min) {loads[loss][0]:.1f} before the calls, "
-                  f"{loads[loss][1]:.1f} after")
-        print(f"detail: to agent                               {spread(to_a)}")
-        print(f"detail: to customer, phone with G.711 App. I  {spread(to_c)}  (the target's)")
-        print(f"detail: to customer, phone repeating at -6 dB {spread(to_s)}")
-        print(f"detail: to customer, as it arrived (no loss)  "
-              f"{spread([sc.to_customer_arrived for sc in scores])}  (the path's own harm)")
-        if loss in ceiling:
-            ceil_a = [a for a, _ in ceiling[loss]]
-            ceil_c = [c for _, c in ceiling[loss]]
-            print(f"detail: the same lost packets, G.711 + App. I alone (no network, PBX or "
-                  f"softphone): to agent {spread(ceil_a)}, to customer {spread(ceil_c)}")
-            diff_a = [m - c for m, c in zip(to_a, ceil_a, strict=True)]
-            diff_c = [m - c for m, c in zip(to_c, ceil_c, strict=True)]
-            print(f"detail: measured - that, run by run: to agent {spread(diff_a)}, "
-                  f"to customer {spread(diff_c)}")
-            if loss in population:
-                pop_a, pop_c = population[loss]
-                print(f"speech_quality_estimate pesq_to_agent={pop_a + statistics.mean(diff_a):.2f}"
-                      f" pesq_to_customer={pop_c + statistics.mean(diff_c):.2f} loss={loss:g} "
-                      f"ceiling_to_agent={pop_a:.2f} ceiling_to_customer={pop_c:.2f} "
-                      f"patterns={population_seeds}")
-                print(f"detail: (the mean over {population_seeds} loss patterns of G.711 + App. I "
-                      "alone, plus what the measured path lost against it on the runs' own "
-                      "patterns: the mean over many patterns, without calling that often)")
-        print("detail: speech runs (seed: to agent / to customer App. I / simple; packets lost "
-              "to agent, to customer): " +
-              ", ".join(f"{sc.seed}: {sc.to_agent:.2f}/{sc.to_customer:.2f}/"
-                        f"{sc.to_customer_simple:.2f} ({sc.dropped_tx},{sc.dropped_rx})"
-                        for sc in scores))
+def print_latency(lat: Latency, idle: float, busy: float, args: argparse.Namespace) -> None:
+    m2n, n2s = _med(lat.mic_to_net), _med(lat.net_to_speaker)
+    print(f"softphone_audio_ms added={m2n + n2s:.1f} mic_to_net={m2n:.1f} "
+          f"net_to_speaker={n2s:.1f} mic_to_net_p95={pct(lat.mic_to_net, 95):.1f} "
+          f"net_to_speaker_p95={pct(lat.net_to_speaker, 95):.1f} bursts={args.bursts} "
+          f"codec={lat.codec}")
+    print(f"softphone_cpu_pct per_call={busy - idle:.2f} call={busy:.2f} idle={idle:.2f} "
+          f"call_s={args.call:g} idle_s={args.idle:g}")
+    print(f"detail: mic_to_net      {summary(lat.mic_to_net)}")
+    print(f"detail:   device->port  {summary(lat.mic_to_port)}  (the bridge's microphone FIFO)")
+    print(f"detail:   port->network {summary(lat.port_to_net)}  (PJSIP: conference clock, "
+          "resampler, encoder, send)")
+    print(f"detail: net_to_speaker  {summary(lat.net_to_speaker)}")
+    print(f"detail:   network->port {summary(lat.net_to_port)}  (PJSIP: jitter buffer, decoder, "
+          "resampler, conference clock)")
+    print(f"detail:     of which network->tick {summary(lat.net_to_tick)}  (an RTP packet's wait "
+          "for the next conference tick)")
+    wait = _med(lat.net_to_tick)
+    print(f"detail:     the echo's packet comes back just after the tick that sent it and waits "
+          f"~a frame; a customer's arrive at any phase ({FMT.frame_ms / 2:g} ms on average): "
+          f"net_to_speaker would be ~{n2s - wait + FMT.frame_ms / 2:.1f}, "
+          f"added ~{m2n + n2s - wait + FMT.frame_ms / 2:.1f} (an estimate, not measured)")
+    print(f"detail:   port->device  {summary(lat.port_to_speaker)}  (the bridge's speaker FIFO)")
+    print(f"detail: pjsua jitter buffer (ms): {lat.jbuf}")
+    print(f"detail: microphone FIFO (softphone/audio/mic_fifo.py): {lat.mic_fifo}")
+
+
+def print_long_call(long: LongCall) -> None:
+    print(f"softphone_underruns total={long.mic_underruns + long.speaker_underruns} "
+          f"mic={long.mic_underruns} speaker={long.speaker_underruns} "
+          f"minutes={long.minutes:g} startup={long.startup_underruns} "
+          f"dropped_frames={long.dropped[0]},{long.dropped[1]} mic_lead_ms={long.targets[0]:g} "
+          f"mic_trimmed_ms={long.mic_trimmed_ms:g} speaker_target_ms={long.targets[1]} "
+          f"device_losses={long.losses} device_xruns={long.device_xruns}")
+    print(f"detail: long call pjsua jitter buffer (ms): {long.jbuf}")
+    print(f"detail: long call, the machine: {long.machine}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -793,7 +616,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     b: Bench | None = None
     tmp = tempfile.TemporaryDirectory(prefix="bench-softphone-audio-")
-    long: LongCall | None = None
     speech: dict[float, list[SpeechScore]] = {}
     ceiling: dict[float, list[tuple[float, float]]] = {}
     population: dict[float, tuple[float, float]] = {}
@@ -807,10 +629,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.speech_only:
             args.minutes = 0
         else:
+            # each part's figures are printed as soon as they are measured: a later part that
+            # fails (a 10-minute call first) does not take them along
             idle, busy = measure_cpu(b, args.idle, args.call)
-            lat = measure_latency(b, args.bursts, Path(tmp.name))
+            print_latency(measure_latency(b, args.bursts, Path(tmp.name)), idle, busy, args)
         if args.minutes > 0:
-            long = measure_long_call(b, args.minutes)
+            print_long_call(measure_long_call(b, args.minutes))
         for loss in args.loss or [0.0, 0.03]:
             if args.speech_runs > 0:
                 load_before = os.getloadavg()[0]
@@ -830,53 +654,13 @@ def main(argv: list[str] | None = None) -> int:
     except Unavailable as exc:
         print(f"softphone_audio: {exc}", file=sys.stderr)
         return 2
-    except (RuntimeError, SipError) as exc:
+    except (RuntimeError, SipError, AssertionError, ValueError) as exc:
         print(f"softphone_audio: measurement failed: {exc}", file=sys.stderr)
         return 1
     finally:
         if b is not None:
             b.close()
         tmp.cleanup()
-    if args.speech_only:
-        print_speech(speech, ceiling, population, args.ceiling_patterns, loads)
-        return 0
-
-    def med(v: list[float]) -> float:
-        return statistics.median(v) if v else math.nan
-
-    m2n, n2s = med(lat.mic_to_net), med(lat.net_to_speaker)
-    print(f"softphone_audio_ms added={m2n + n2s:.1f} mic_to_net={m2n:.1f} "
-          f"net_to_speaker={n2s:.1f} mic_to_net_p95={pct(lat.mic_to_net, 95):.1f} "
-          f"net_to_speaker_p95={pct(lat.net_to_speaker, 95):.1f} bursts={args.bursts} "
-          f"codec={lat.codec}")
-    print(f"softphone_cpu_pct per_call={busy - idle:.2f} call={busy:.2f} idle={idle:.2f} "
-          f"call_s={args.call:g} idle_s={args.idle:g}")
-    print(f"detail: mic_to_net      {summary(lat.mic_to_net)}")
-    print(f"detail:   device->port  {summary(lat.mic_to_port)}  (the bridge's microphone FIFO)")
-    print(f"detail:   port->network {summary(lat.port_to_net)}  (PJSIP: conference clock, "
-          "resampler, encoder, send)")
-    print(f"detail: net_to_speaker  {summary(lat.net_to_speaker)}")
-    print(f"detail:   network->port {summary(lat.net_to_port)}  (PJSIP: jitter buffer, decoder, "
-          "resampler, conference clock)")
-    print(f"detail:     of which network->tick {summary(lat.net_to_tick)}  (an RTP packet's wait "
-          "for the next conference tick)")
-    wait = med(lat.net_to_tick)
-    print(f"detail:     the echo's packet comes back just after the tick that sent it and waits "
-          f"~a frame; a customer's arrive at any phase ({FMT.frame_ms / 2:g} ms on average): "
-          f"net_to_speaker would be ~{n2s - wait + FMT.frame_ms / 2:.1f}, "
-          f"added ~{m2n + n2s - wait + FMT.frame_ms / 2:.1f} (an estimate, not measured)")
-    print(f"detail:   port->device  {summary(lat.port_to_speaker)}  (the bridge's speaker FIFO)")
-    print(f"detail: pjsua jitter buffer (ms): {lat.jbuf}")
-    print(f"detail: microphone FIFO (softphone/audio/mic_fifo.py): {lat.mic_fifo}")
-    if long is not None:
-        print(f"softphone_underruns total={long.mic_underruns + long.speaker_underruns} "
-              f"mic={long.mic_underruns} speaker={long.speaker_underruns} "
-              f"minutes={long.minutes:g} startup={long.startup_underruns} "
-              f"dropped_frames={long.dropped[0]},{long.dropped[1]} mic_lead_ms={long.targets[0]:g} "
-              f"mic_trimmed_ms={long.mic_trimmed_ms:g} speaker_target_ms={long.targets[1]} "
-              f"device_losses={long.losses} device_xruns={long.device_xruns}")
-        print(f"detail: long call pjsua jitter buffer (ms): {long.jbuf}")
-        print(f"detail: long call, the machine: {long.machine}")
     print_speech(speech, ceiling, population, args.ceiling_patterns, loads)
     return 0
 
