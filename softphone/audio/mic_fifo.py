@@ -20,9 +20,10 @@ holds one frame plus a small `lead` (the margin against a late callback):
   is one gap the listener hears: one underrun, and the lead grows by `step` (up to
   `max_lead`), so a device whose callbacks really are late gets the margin it needs. Underruns
   during the first `settle` pops (streams starting) are counted apart and do not grow the lead;
-- after `relax` pops (60 s) without an underrun the lead comes down a step again (not below
-  where it started): an agent's call lasts a whole shift, and one busy minute of the PC should
-  not cost delay for the rest of it;
+- after `relax` pops (60 s) without an underrun, if no tick in them came within a step of the
+  bottom (the lead was a step more than they needed), the lead comes down a step again (not
+  below where it started): an agent's call lasts a whole shift, and one busy minute of the PC
+  should not cost delay for the rest of it, but a device that keeps using its margin keeps it;
 - a push that would hold more than `max_depth` bytes (the device runs fast, or the ticks
   stalled) drops the oldest audio down to a frame plus the lead (`dropped`, in frames).
 
@@ -59,7 +60,8 @@ class MicFifo:
         self.settle = settle
         self.window = window
         self.relax = relax
-        self._calm = 0            # pops since the last underrun
+        self._calm = 0            # pops since the last underrun (or the last look at relaxing)
+        self._calm_min = self.max_depth   # the lowest level left after a pop meanwhile
         self.stats = FifoStats(target=1, lead_ms=self._ms(self.lead))
         self._buf = bytearray()
         self._pushed_bytes = 0
@@ -113,10 +115,13 @@ class MicFifo:
             self.stats.popped += 1
             self._short = False
             self._calm += 1
-            if self._calm >= self.relax and self.lead > self.initial_lead:
-                self.lead = max(self.initial_lead, self.lead - self.step)
-                self.stats.lead_ms = self._ms(self.lead)
+            self._calm_min = min(self._calm_min, have - self.frame_bytes)
+            if self._calm >= self.relax:
+                if self.lead > self.initial_lead and self._calm_min >= self.step:
+                    self.lead = max(self.initial_lead, self.lead - self.step)
+                    self.stats.lead_ms = self._ms(self.lead)
                 self._calm = 0
+                self._calm_min = self.max_depth
             self._watch(have - self.frame_bytes)
             return frame
         frame = _fade_to_silence(bytes(self._buf), self.frame_bytes)
@@ -128,6 +133,7 @@ class MicFifo:
             return frame
         self._short = True
         self._calm = 0
+        self._calm_min = self.max_depth
         if self._pops <= self.settle:
             self.stats.startup_underruns += 1
         else:
@@ -142,6 +148,7 @@ class MicFifo:
         self._raise = 0
         self._short = False
         self._calm = 0
+        self._calm_min = self.max_depth
         self._pops = 0
         self._window_pops = 0
         self._window_min = self.max_depth

@@ -129,14 +129,32 @@ def test_the_lead_comes_back_down_after_a_calm_minute_but_not_below_its_start() 
         tick(fifo, ramp)
         fifo.pop()
     assert fifo.stats.lead_ms == 15.0
-    for _ in range(19):
+    for _ in range(20):                    # the first calm period began at the slip's level
         tick(fifo, ramp)
     assert fifo.stats.lead_ms == 15.0
-    tick(fifo, ramp)
-    assert fifo.stats.lead_ms == 10.0      # 20 calm ticks
+    for _ in range(20):                    # then 20 ticks with 15 ms never touched
+        tick(fifo, ramp)
+    assert fifo.stats.lead_ms == 10.0
     for _ in range(100):
         tick(fifo, ramp)
     assert fifo.stats.lead_ms == 5.0 and fifo.stats.underruns == 2
+
+
+def test_a_lead_that_was_used_in_the_calm_minute_stays() -> None:
+    fifo, ramp = MicFifo(FRAME, RATE, lead_ms=5.0, step_ms=5.0, relax=20, window=1000), Ramp()
+    for _ in range(2):                     # two gaps: the lead is 15 ms
+        tick(fifo, ramp)
+        fifo.pop()
+    for _ in range(3):                     # and the level 15 ms above each tick
+        fifo.push(ramp.block())
+    for i in range(40):                    # in each calm period a block comes 15 ms late
+        late = i in (10, 30)
+        tick(fifo, ramp, 1 if late else 4)
+        if late:
+            for _ in range(3):
+                fifo.push(ramp.block())
+    assert fifo.stats.underruns == 2       # the margin held...
+    assert fifo.stats.lead_ms == 15.0      # ...and is kept: all of it was needed
 
 
 def test_the_lead_stops_at_its_maximum_and_clear_starts_again() -> None:
