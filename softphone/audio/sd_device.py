@@ -43,13 +43,24 @@ class _Stream:
     """One PortAudio stream; `on_lost(why)` is called (on PortAudio's thread) if it stops by itself:
     the device was unplugged or its sound server dropped it."""
 
-    def __init__(self, what: str) -> None:
+    def __init__(self, what: str, realtime: bool) -> None:
         self._stream: Any = None
         self._what = what
         self._closing = False
+        self._realtime = realtime
+        self._began = False
         self.on_lost: Callable[[str], None] | None = None
         self.xruns = 0     # callbacks PortAudio flagged (input overflow, output underflow...)
-        self.steady = False   # the callback thread has asked for real-time scheduling
+
+    def callback_begins(self, status: Any) -> None:
+        """At the top of each callback (on PortAudio's thread): count a flagged one; the first
+        asks real-time scheduling for the callback thread, if the device wants it."""
+        if status:
+            self.xruns += 1
+        if not self._began:
+            self._began = True
+            if self._realtime:
+                realtime_thread()
 
     def set_on_lost(self, on_lost: Callable[[str], None] | None) -> None:
         self.on_lost = on_lost
@@ -154,12 +165,7 @@ class SounddeviceAudio:
         block = max(1, min(fmt.frame_samples, fmt.rate * self.input_block_ms // 1000))
 
         def callback(indata: Any, frames: int, _time: Any, status: Any) -> None:
-            if status:
-                wrapper.xruns += 1
-            if not wrapper.steady:
-                wrapper.steady = True
-                if self.realtime:
-                    realtime_thread()
+            wrapper.callback_begins(status)
             data = bytes(indata)
             if len(data) <= fmt.frame_bytes:
                 on_frame(data)
@@ -167,7 +173,7 @@ class SounddeviceAudio:
             for i in range(0, len(data), fmt.frame_bytes):
                 on_frame(data[i:i + fmt.frame_bytes])
 
-        wrapper = _Stream(f"input device {device or 'default'}")
+        wrapper = _Stream(f"input device {device or 'default'}", self.realtime)
         try:
             wrapper._stream = sd.RawInputStream(
                 samplerate=fmt.rate, blocksize=block, device=index, channels=1,
@@ -185,19 +191,14 @@ class SounddeviceAudio:
         pending = bytearray()
 
         def callback(outdata: Any, frames: int, _time: Any, status: Any) -> None:
-            if status:
-                wrapper.xruns += 1
-            if not wrapper.steady:
-                wrapper.steady = True
-                if self.realtime:
-                    realtime_thread()
+            wrapper.callback_begins(status)
             need = 2 * frames
             while len(pending) < need:
                 pending.extend(pull())
             outdata[:] = bytes(pending[:need])
             del pending[:need]
 
-        wrapper = _Stream(f"output device {device or 'default'}")
+        wrapper = _Stream(f"output device {device or 'default'}", self.realtime)
         try:
             wrapper._stream = sd.RawOutputStream(
                 samplerate=fmt.rate, blocksize=fmt.frame_samples, device=index, channels=1,

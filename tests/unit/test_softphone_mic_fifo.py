@@ -35,6 +35,13 @@ def tick(fifo: MicFifo, ramp: Ramp, blocks: int = 4) -> bytes:
     return fifo.pop()
 
 
+def gaps(fifo: MicFifo, ramp: Ramp, n: int) -> None:
+    """`n` gaps, each a tick that finds a frame and one that finds nothing after it."""
+    for _ in range(n):
+        tick(fifo, ramp)
+        fifo.pop()
+
+
 def test_a_steady_microphone_passes_through_unchanged_at_the_lead() -> None:
     fifo, ramp = MicFifo(FRAME, RATE, lead_ms=5.0, window=10), Ramp()
     fifo.push(ramp.block())                # one block before the first tick: the lead
@@ -125,9 +132,7 @@ def test_a_run_of_short_pops_is_one_gap_and_one_step_of_lead() -> None:
 
 def test_the_lead_comes_back_down_after_a_calm_minute_but_not_below_its_start() -> None:
     fifo, ramp = MicFifo(FRAME, RATE, lead_ms=5.0, step_ms=5.0, relax=20, window=10), Ramp()
-    for _ in range(2):                     # two gaps: the lead is 15 ms
-        tick(fifo, ramp)
-        fifo.pop()
+    gaps(fifo, ramp, 2)                    # the lead is 15 ms
     assert fifo.stats.lead_ms == 15.0
     for _ in range(20):                    # the first calm period began at the slip's level
         tick(fifo, ramp)
@@ -142,9 +147,7 @@ def test_the_lead_comes_back_down_after_a_calm_minute_but_not_below_its_start() 
 
 def test_a_lead_that_was_used_in_the_calm_minute_stays() -> None:
     fifo, ramp = MicFifo(FRAME, RATE, lead_ms=5.0, step_ms=5.0, relax=20, window=1000), Ramp()
-    for _ in range(2):                     # two gaps: the lead is 15 ms
-        tick(fifo, ramp)
-        fifo.pop()
+    gaps(fifo, ramp, 2)                    # the lead is 15 ms
     for _ in range(3):                     # and the level 15 ms above each tick
         fifo.push(ramp.block())
     for i in range(40):                    # in each calm period a block comes 15 ms late
@@ -159,9 +162,7 @@ def test_a_lead_that_was_used_in_the_calm_minute_stays() -> None:
 
 def test_the_lead_stops_at_its_maximum_and_clear_starts_again() -> None:
     fifo, ramp = MicFifo(FRAME, RATE, lead_ms=5.0, step_ms=5.0, max_lead_ms=10.0), Ramp()
-    for _ in range(4):
-        tick(fifo, ramp)
-        fifo.pop()
+    gaps(fifo, ramp, 4)
     assert fifo.stats.underruns == 4 and fifo.stats.lead_ms == 10.0
     fifo.push(bytes(160))
     fifo.clear()
