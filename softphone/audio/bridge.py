@@ -12,7 +12,8 @@ The microphone's FIFO (`MicFifo`) works sample by sample: the headset hands in s
 each tick sends the newest frame it has plus a small lead against late callbacks, whatever the
 phase between the input stream and the tick. The speaker's (`FrameFifo`) starts at one frame and
 grows only on measured underruns (with the headset's clock driving the ticks it stays empty: each
-tick's frame is played in the same callback).
+tick's frame is played in the same callback, and a backlog left by the stack's fallback ticks while
+the headset was silent is dropped at its next tick).
 
 A headset can go away during a call (USB unplugged, the sound server dropped it): a stream that
 stops by itself is reported (`DeviceEvent` LOST, with a log line naming the device), the call
@@ -288,9 +289,15 @@ class AudioBridge:
 
     def _pull_speaker(self) -> bytes:
         clock = self._clock
-        if clock is not None and self._lost is None:
+        ticked = clock is not None and self._lost is None
+        if ticked:
             clock()
         with self._lock:
+            if ticked:
+                # this tick pushed the newest frame; anything older is what the stack's
+                # fallback ticks pushed while the headset was silent: playing it would add
+                # their delay (a frame each) until the FIFO's trim, a second later
+                self._speaker.keep_newest(self._speaker.target)
             frame = self._speaker.pop()
         self.speaker_dbfs = rms_dbfs(samples_of(frame)[::4])
         return frame

@@ -111,6 +111,16 @@ class FrameFifo:
         self._window_pops = 0
         self._window_min = self.max_depth + 1
 
+    def keep_newest(self, n: int) -> int:
+        """Drop all but the newest `n` frames (counted as `trimmed`); how many were dropped.
+        For a reader that knows the backlog is stale: a device whose own clock came back after
+        someone else's clock filled the FIFO in its place."""
+        excess = max(0, len(self._frames) - n)
+        for _ in range(excess):
+            self._frames.popleft()
+        self.stats.trimmed += excess
+        return excess
+
     def clear(self) -> None:
         """Start again (a new call or a reopened device): empty, priming, the initial target."""
         self._frames.clear()

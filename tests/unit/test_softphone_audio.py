@@ -310,3 +310,28 @@ def test_bridge_on_the_device_clock_plays_what_the_tick_received_at_once() -> No
     assert played == b"".join(far_end)
     assert bridge.stats().speaker.underruns == 0
     assert dominant_frequency(samples_of(b"".join(sent[1:])), FMT.rate) == pytest.approx(697, abs=2)
+
+
+def test_bridge_on_the_device_clock_drops_what_fallback_ticks_left_behind() -> None:
+    dev = VirtualAudioDevice(FMT, tone(697, FMT), realtime=False)
+    bridge = AudioBridge(dev, FMT)
+    far_end = tone_frames(1004, 12)
+    received = iter(far_end)
+
+    def tick() -> None:                    # the conference's tick: one frame each way
+        bridge.read_tx_frame()
+        bridge.write_rx_frame(next(received))
+
+    bridge.set_clock(tick)
+    bridge.start()
+    dev.tick(4)
+    for _ in range(3):                     # the headset is silent: the stack's clock ticks
+        tick()
+    dev.tick(5)
+    played = dev.captured()
+    f = FMT.frame_bytes
+    # the frame after the gap is the one its own tick received, not the backlog's oldest:
+    # the speaker's delay stays one tick instead of growing by the three the fallback pushed
+    assert played[4 * f:] == b"".join(far_end[7:12])
+    st = bridge.stats()
+    assert (st.speaker.trimmed, st.speaker.underruns, st.speaker_depth) == (3, 0, 0)
