@@ -3,6 +3,7 @@ direction and loss, with the spread, the concealment ceiling and the estimate.""
 
 from __future__ import annotations
 
+import math
 import statistics
 
 from tests.integration.speech_path import SpeechScore
@@ -30,6 +31,10 @@ def print_speech(speech: dict[float, list[SpeechScore]],
             print(f"detail: load average (1 min) {loads[loss][0]:.1f} before the calls, "
                   f"{loads[loss][1]:.1f} after")
         print(f"detail: to agent                               {spread(to_a)}")
+        at_bridge = [sc.to_agent_at_bridge for sc in scores]
+        if not any(math.isnan(x) for x in at_bridge):
+            print(f"detail: to agent, as the bridge got it         {spread(at_bridge)}  (before "
+                  "the headset's stream: the rest is the sound device's harm)")
         print(f"detail: to customer, phone with G.711 App. I  {spread(to_c)}  (the target's)")
         print(f"detail: to customer, phone repeating at -6 dB {spread(to_s)}")
         print(f"detail: to customer, as it arrived (no loss)  "
@@ -53,7 +58,8 @@ def print_speech(speech: dict[float, list[SpeechScore]],
                       "alone, plus what the measured path lost against it on the runs' own "
                       "patterns: the mean over many patterns, without calling that often)")
         print("detail: speech runs (seed: to agent / to customer App. I / simple; packets lost "
-              "to agent, to customer): " +
+              "to agent, to customer; to agent as the bridge got it): " +
               ", ".join(f"{sc.seed}: {sc.to_agent:.2f}/{sc.to_customer:.2f}/"
-                        f"{sc.to_customer_simple:.2f} ({sc.dropped_tx},{sc.dropped_rx})"
+                        f"{sc.to_customer_simple:.2f} ({sc.dropped_tx},{sc.dropped_rx}; "
+                        f"{sc.to_agent_at_bridge:.2f})"
                         for sc in scores))

@@ -22,6 +22,10 @@ class StallWatch:
     def __init__(self) -> None:
         self.spans: list[tuple[float, float]] = []     # (from, to) of each stop over 10 ms
         self.underruns: list[float] = []
+        # each underrun's context: ms since the fifo's last push (the device's block), ms since
+        # the tick before it, and the level (ms) the tick found
+        self.contexts: dict[str, list[tuple[float, float, float]]] = {}
+        self.gaps: dict[str, list[float]] = {}      # ms between pushes / between ticks, > 10
         self._unwatch: list[Callable[[], None]] = []
         self.stalls = 0
         self.worst_ms = 0.0
@@ -49,18 +53,54 @@ class StallWatch:
                 self.stalls += 1
             self.worst_ms = max(self.worst_ms, late)
 
-    def watch(self, fifo: Any) -> None:
-        """Time `fifo`'s underruns (a FrameFifo or MicFifo of the bridge) until `stop()`."""
-        pop = fifo.pop
+    def watch(self, fifo: Any, name: str) -> None:
+        """Time `fifo`'s underruns (a FrameFifo or MicFifo of the bridge) until `stop()`, each
+        with its context: how long since the last block came in, and since the tick before."""
+        pop, push = fifo.pop, fifo.push
+        contexts = self.contexts.setdefault(name, [])
+        pushes, ticks = self.gaps.setdefault(f"{name}_blocks", []), \
+            self.gaps.setdefault(f"{name}_ticks", [])
+        last = {"push": time.perf_counter(), "pop": time.perf_counter()}
 
-        def timed() -> bytes:
-            before = fifo.stats.underruns
+        def timed_push(block: bytes) -> None:
+            now = time.perf_counter()
+            if (gap := 1000 * (now - last["push"])) > 10:
+                pushes.append(gap)
+            last["push"] = now
+            push(block)
+
+        def timed_pop() -> bytes:
+            now = time.perf_counter()
+            before, level = fifo.stats.underruns, getattr(fifo, "depth_ms", 0.0)
             frame = pop()
+            if (gap := 1000 * (now - last["pop"])) > 30:
+                ticks.append(gap)
             if fifo.stats.underruns != before:
-                self.underruns.append(time.perf_counter())
+                self.underruns.append(now)
+                contexts.append((1000 * (now - last["push"]), gap, float(level)))
+            last["pop"] = now
             return frame
-        fifo.pop = timed
-        self._unwatch.append(lambda: delattr(fifo, "pop"))
+        fifo.pop, fifo.push = timed_pop, timed_push
+        self._unwatch.append(lambda: (delattr(fifo, "pop"), delattr(fifo, "push")))
+
+    def detail(self) -> list[str]:
+        """One line per watched FIFO: its underruns' context, and the late blocks and ticks."""
+        lines = []
+        for name, ctx in self.contexts.items():
+            blocks, ticks = self.gaps[f"{name}_blocks"], self.gaps[f"{name}_ticks"]
+            late_input = sum(1 for since, _g, _l in ctx if since > 10)
+            burst = sum(1 for since, g, _l in ctx if since <= 10 and g < 10)
+            each = " ".join(f"{since:.0f}/{g:.0f}/{lvl:.0f}" for since, g, lvl in ctx[:12])
+            lines.append(
+                f"{name}: underruns={len(ctx)} input_late={late_input} (no block for > 10 ms) "
+                f"tick_burst={burst} (a block came, the tick followed another within 10 ms) "
+                f"other={len(ctx) - late_input - burst}; each since_block/since_tick/level ms: "
+                f"{each or '-'}; block gaps > 10/20/40 ms: "
+                f"{sum(g > 10 for g in blocks)}/{sum(g > 20 for g in blocks)}/"
+                f"{sum(g > 40 for g in blocks)}; tick gaps > 30/40/60 ms: "
+                f"{sum(g > 30 for g in ticks)}/{sum(g > 40 for g in ticks)}/"
+                f"{sum(g > 60 for g in ticks)}")
+        return lines
 
     def stop(self) -> str:
         self._stop.set()

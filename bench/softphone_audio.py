@@ -212,6 +212,30 @@ class StampTap:
         self.rx.append((time.time(), frame))
 
 
+class TapEar:
+    """An `AudioTap` that records what the bridge receives for the speaker (like `Ear`, which
+    records the headset's earpiece): the speech calls score both."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._frames: list[bytes] = []
+
+    def on_tx(self, frame: bytes) -> bytes:
+        return frame
+
+    def on_rx(self, frame: bytes) -> None:
+        with self._lock:
+            self._frames.append(frame)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._frames.clear()
+
+    def heard(self) -> bytes:
+        with self._lock:
+            return b"".join(self._frames)
+
+
 class Bursts:
     """The microphone: `count` times `on_ms` of a 1 kHz tone every `period_ms`, then silence."""
 
@@ -457,8 +481,8 @@ def measure_long_call(b: Bench, minutes: float) -> LongCall:
     st, jbuf = b.bridge.stats(), ""
     started = time.monotonic()
     watch = StallWatch()
-    watch.watch(b.bridge._mic)
-    watch.watch(b.bridge._speaker)
+    watch.watch(b.bridge._mic, "mic")
+    watch.watch(b.bridge._speaker, "speaker")
     try:
         end = started + 60 * minutes
         while time.monotonic() < end and call in b.ua.calls():
@@ -473,6 +497,7 @@ def measure_long_call(b: Bench, minutes: float) -> LongCall:
         if clock is not None:
             machine += (f" fallback_ticks={clock.fallback_ticks - fallback0} (the conference "
                         "ticked by PJSIP's thread: the headset gave no tick for 60 ms)")
+        machine += "".join(f"\ndetail: long call, {line}" for line in watch.detail())
         if call in b.ua.calls():
             b.hangup(call)
     if lasted < 60 * minutes - 6:
@@ -498,14 +523,16 @@ def measure_speech(b: Bench, loss: float, runs: int, folder: Path,
     async def go() -> list[SpeechScore]:
         scores = []
         async with AriProbe(b.settings, app=f"bench-speech-{int(time.time())}") as probe:
-            ear = Ear(FMT)
+            ear, tap_ear = Ear(FMT), TapEar()
+            b.bridge.set_tap(tap_ear)
             try:
                 for i in range(runs):
                     scores.append(await score_speech(probe, f"PJSIP/{b.ua.account.user}",
                                                      b.mouth, ear, folder, FMT, loss,
                                                      17 if same_seed else 17 + i,
-                                                     customer_jb))
+                                                     customer_jb, tap_ear=tap_ear))
             finally:
+                b.bridge.set_tap(None)
                 ear.close()
         return scores
     return asyncio.run(go())

@@ -37,6 +37,7 @@ Used by `tests/integration/test_softphone_speech.py` and `bench/softphone_audio.
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import socket
 import struct
@@ -311,17 +312,21 @@ class SpeechScore:
     to_customer_arrived: float  # what arrived, before the loss pattern (the path's own harm)
     dropped_tx: int
     dropped_rx: int
+    to_agent_at_bridge: float = math.nan   # what the softphone handed its headset (`tap_ear`)
 
 
 async def score_speech(probe: Any, agent_endpoint: str, mouth: Any, ear: Any, folder: Path,
                        fmt: AudioFormat, loss: float, seed: int = 17,
-                       customer_jb: str | None = None, save_to: Path | None = None
-                       ) -> SpeechScore:
+                       customer_jb: str | None = None, save_to: Path | None = None,
+                       tap_ear: Any = None) -> SpeechScore:
     """One customer call: `probe` (an `AriProbe`) calls the agent (whose softphone must answer by
     itself) and bridges it with our lossy RTP leg; both sides speak at once; PESQ both ways.
     `customer_jb`: a jitter buffer on the customer's channel (`JITTERBUFFER(<kind>)=default`,
     kind "fixed" or "adaptive"), set as the dialer sets it on a customer's channel. `save_to`:
-    a folder for what was sent and heard each way (8 kHz .npy files, to look at)."""
+    a folder for what was sent and heard each way (8 kHz .npy files, to look at). `tap_ear`:
+    like `ear` (clear(), heard()), recording what the softphone's bridge received for the
+    speaker, before the headset's stream: scored too, it tells the softphone's harm from the
+    sound device's."""
     prompts = prompts_dir(probe.settings)
     customer: str | tuple[Path, ...] = CUSTOMER_SAYS
     agent_voice: str | tuple[Path, ...] = AGENT_SAYS
@@ -362,12 +367,16 @@ async def score_speech(probe: Any, agent_endpoint: str, mouth: Any, ear: Any, fo
         await ari.post(f"bridges/{bridge}/addChannel", channel=f"{agent},{ext}")
         await asyncio.sleep(2.0)                      # media flowing, FIFOs and buffers settled
         ear.clear()
+        if tap_ear is not None:
+            tap_ear.clear()
         leg.clear_received()
         leg.say(to_agent_8k)
         mouth.set_signal(PcmSignal(agent_16k, fmt))
         talk = max(len(to_agent_8k) / 8000, len(agent_16k) / fmt.rate)
         await asyncio.sleep(talk + 1.5)
         heard_by_agent = to_8k(np.frombuffer(ear.heard(), dtype="<i2"))
+        at_bridge = (None if tap_ear is None
+                     else to_8k(np.frombuffer(tap_ear.heard(), dtype="<i2")))
         heard_by_customer = leg.heard(agent_8k)
     finally:
         mouth.set_signal(None)
@@ -391,7 +400,8 @@ async def score_speech(probe: Any, agent_endpoint: str, mouth: Any, ear: Any, fo
                        pesq_nb(agent_8k, heard_by_customer.g711_appendix_i),
                        pesq_nb(agent_8k, heard_by_customer.simple),
                        pesq_nb(agent_8k, heard_by_customer.arrived),
-                       leg.dropped_tx, heard_by_customer.dropped)
+                       leg.dropped_tx, heard_by_customer.dropped,
+                       math.nan if at_bridge is None else pesq_nb(to_agent_8k, at_bridge))
 
 
 def concealment_ceiling(settings: Settings, folder: Path, seed: int, loss: float
