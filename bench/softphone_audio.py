@@ -275,7 +275,7 @@ class Bench:
     def __init__(self, seat: int, folder: Path, registrar: str | None = None,
                  jb: JitterBufferConfig | None = None, device_clock: bool = False,
                  quality: int = DEFAULT_RESAMPLE_QUALITY, mic_block_ms: int = 5,
-                 mic_lead_ms: float = 5.0, steady: bool = True) -> None:
+                 mic_lead_ms: float = 5.0, steady: bool = True, rt_io: bool = True) -> None:
         self.steady = steady
         self.settings = load_settings()
         s = self.settings
@@ -288,7 +288,8 @@ class Bench:
         except PulseError as exc:
             raise Unavailable(str(exc)) from None
         self.server.use()
-        self.headset = SounddeviceAudio(input_block_ms=mic_block_ms, realtime=steady)
+        self.headset = SounddeviceAudio(input_block_ms=mic_block_ms, realtime=steady,
+                                        realtime_io=steady and rt_io)
         self.stamped = StampedDevice(self.headset)
         self.mouth = Mouth(FMT, Silence(FMT))
         self.virtual = self.mouth             # (set_signal: what the agent says)
@@ -617,6 +618,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="softphone/audio/steady.py: freeze the start-up objects for the "
                              "garbage collector, 1 ms switch interval, real-time audio threads "
                              "(on, as the agent window does) or none of it")
+    parser.add_argument("--rt-io", choices=("on", "off"), default="on",
+                        help="with --steady on: real-time scheduling for the sound server's "
+                             "client threads too (steady.realtime_io_threads), or only for "
+                             "the callback threads, as before")
     parser.add_argument("--mic-lead-ms", type=float, default=5.0,
                         help="the microphone FIFO's starting lead over a frame, ms")
     parser.add_argument("--speech-only", action="store_true",
@@ -649,7 +654,8 @@ def main(argv: list[str] | None = None) -> int:
     loads: dict[float, tuple[float, float]] = {}
     try:
         b = Bench(args.seat, Path(tmp.name), args.registrar, jb, args.clock == "device",
-                  args.quality, args.mic_block_ms, args.mic_lead_ms, args.steady == "on")
+                  args.quality, args.mic_block_ms, args.mic_lead_ms, args.steady == "on",
+                  args.rt_io == "on")
         if b.ua.stack.clock is not None:
             b.ua.stack.clock.trim_enabled = args.jb_trim == "on"
         b.register()

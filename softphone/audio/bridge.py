@@ -290,7 +290,7 @@ class AudioBridge:
     def _pull_speaker(self) -> bytes:
         clock = self._clock
         ticked = clock is not None and self._lost is None
-        if ticked:
+        if clock is not None and ticked:
             clock()
         with self._lock:
             if ticked:

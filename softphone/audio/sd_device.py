@@ -28,7 +28,7 @@ from softphone.audio.device import (
     FrameSource,
     find_device,
 )
-from softphone.audio.steady import realtime_thread
+from softphone.audio.steady import realtime_io_threads, realtime_thread
 
 
 def _sd() -> Any:
@@ -43,24 +43,28 @@ class _Stream:
     """One PortAudio stream; `on_lost(why)` is called (on PortAudio's thread) if it stops by itself:
     the device was unplugged or its sound server dropped it."""
 
-    def __init__(self, what: str, realtime: bool) -> None:
+    def __init__(self, what: str, realtime: bool, realtime_io: bool = False) -> None:
         self._stream: Any = None
         self._what = what
         self._closing = False
         self._realtime = realtime
+        self._realtime_io = realtime_io
         self._began = False
         self.on_lost: Callable[[str], None] | None = None
         self.xruns = 0     # callbacks PortAudio flagged (input overflow, output underflow...)
 
     def callback_begins(self, status: Any) -> None:
         """At the top of each callback (on PortAudio's thread): count a flagged one; the first
-        asks real-time scheduling for the callback thread, if the device wants it."""
+        asks real-time scheduling for the callback thread, and for the sound server's client
+        threads (by then the stream's own is running), if the device wants it."""
         if status:
             self.xruns += 1
         if not self._began:
             self._began = True
             if self._realtime:
                 realtime_thread()
+            if self._realtime_io:
+                realtime_io_threads()
 
     def set_on_lost(self, on_lost: Callable[[str], None] | None) -> None:
         self.on_lost = on_lost
@@ -97,7 +101,7 @@ class SounddeviceAudio:
     def __init__(self, query: Callable[[], Any] | None = None,
                  defaults: Callable[[], Any] | None = None,
                  latency: float | str = "low", input_block_ms: int = 5,
-                 realtime: bool = True) -> None:
+                 realtime: bool = True, realtime_io: bool | None = None) -> None:
         if input_block_ms <= 0:
             raise ValueError(f"input_block_ms ({input_block_ms}) must be > 0")
         self._query = query
@@ -105,6 +109,8 @@ class SounddeviceAudio:
         self.latency = latency
         self.input_block_ms = input_block_ms
         self.realtime = realtime          # ask real-time scheduling for the callback threads
+        # ... and for the sound server's client threads (softphone/audio/steady.py)
+        self.realtime_io = realtime if realtime_io is None else realtime_io
 
     def _table(self) -> tuple[list[Any], int, int]:
         if self._query is not None:
@@ -173,7 +179,8 @@ class SounddeviceAudio:
             for i in range(0, len(data), fmt.frame_bytes):
                 on_frame(data[i:i + fmt.frame_bytes])
 
-        wrapper = _Stream(f"input device {device or 'default'}", self.realtime)
+        wrapper = _Stream(f"input device {device or 'default'}", self.realtime,
+                          self.realtime_io)
         try:
             wrapper._stream = sd.RawInputStream(
                 samplerate=fmt.rate, blocksize=block, device=index, channels=1,
@@ -198,7 +205,8 @@ class SounddeviceAudio:
             outdata[:] = bytes(pending[:need])
             del pending[:need]
 
-        wrapper = _Stream(f"output device {device or 'default'}", self.realtime)
+        wrapper = _Stream(f"output device {device or 'default'}", self.realtime,
+                          self.realtime_io)
         try:
             wrapper._stream = sd.RawOutputStream(
                 samplerate=fmt.rate, blocksize=fmt.frame_samples, device=index, channels=1,

@@ -24,11 +24,13 @@ import logging
 import os
 import sys
 import threading
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 
 SWITCH_INTERVAL_S = 0.001
 REALTIME_PRIORITY = 4           # SCHED_RR priority; PulseAudio's own threads ask for 5
+IO_THREAD_NAMES = ("threaded-ml",)   # libpulse's threaded mainloop (ALSA's pulse plugin)
 
 _refused = threading.Event()
 _local = threading.local()
@@ -38,6 +40,33 @@ def steady_interpreter() -> None:
     gc.collect()
     gc.freeze()
     sys.setswitchinterval(SWITCH_INTERVAL_S)
+
+
+def realtime_io_threads(names: tuple[str, ...] = IO_THREAD_NAMES) -> int:
+    """Real-time scheduling, as `realtime_thread()`, for this process's threads named in `names`
+    (Linux: /proc/self/task): the sound server's client threads that carry the headset's audio
+    to and from PortAudio (ALSA's pulse plugin runs one `threaded-ml` thread a stream, at normal
+    priority: a busy CPU delays a microphone block there before any callback of ours can run).
+    How many threads have it now."""
+    have = 0
+    try:
+        tasks = list(Path("/proc/self/task").iterdir())
+    except OSError:
+        return 0
+    for task in tasks:
+        try:
+            if (task / "comm").read_text().strip() not in names:
+                continue
+            tid = int(task.name)
+            if os.sched_getscheduler(tid) != os.SCHED_RR:
+                os.sched_setscheduler(tid, os.SCHED_RR, os.sched_param(REALTIME_PRIORITY))
+            have += 1
+        except (OSError, ValueError, AttributeError) as exc:
+            if not _refused.is_set():
+                _refused.set()
+                log.info("audio: no real-time scheduling for the sound server's client threads "
+                         "(%s); they run at normal priority and a busy CPU may delay them", exc)
+    return have
 
 
 def realtime_thread() -> bool:
