@@ -102,6 +102,7 @@ from bench.audio_wire import (  # noqa: E402
     read_rtp,
     summary,
 )
+from dialer.ari import AriClient  # noqa: E402
 from dialer.config.settings import load_settings  # noqa: E402
 from dialer.core.audio import AudioFormat, ToneGenerator  # noqa: E402
 from dialer.pbx import backend  # noqa: E402
@@ -306,6 +307,11 @@ class Bench:
         self.ua.add_listener(self.events)
 
     def register(self, timeout: float = 8.0) -> None:
+        user = self.ua.account.user
+        if self._seat_state(user) == "online":
+            raise Unavailable(f"seat {user} is already registered at the PBX (another benchmark "
+                              "or softphone on it?): the PBX keeps one contact a seat, so the "
+                              "two would take each other's calls; give another --seat")
         self.ua.register()
         try:
             ev = self.events.wait_for(RegistrationChanged, timeout, lambda e: e.code > 0)
@@ -318,6 +324,17 @@ class Bench:
                               f"{ev.code} {ev.reason}")
         if self.steady:
             steady_interpreter()          # as the agent window does once its phone is up
+
+    def _seat_state(self, user: str) -> str | None:
+        """The PBX's state of the seat's endpoint ("online": a phone is registered on it); None
+        if ARI does not say (a PBX that is not up is reported by the REGISTER that follows)."""
+        async def look() -> str | None:
+            async with AriClient.from_settings(self.settings.pbx) as ari:
+                return str((await ari.get(f"endpoints/PJSIP/{user}")).get("state"))
+        try:
+            return asyncio.run(look())
+        except Exception:  # noqa: BLE001 - any failure to ask: REGISTER tells what is wrong
+            return None
 
     def call(self) -> int:
         call = self.ua.make_call(ECHO)
