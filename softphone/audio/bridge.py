@@ -288,12 +288,11 @@ class AudioBridge:
             self._mic.push(block)
 
     def _pull_speaker(self) -> bytes:
-        clock = self._clock
-        ticked = clock is not None and self._lost is None
-        if clock is not None and ticked:
+        clock = self._clock if self._lost is None else None
+        if clock is not None:
             clock()
         with self._lock:
-            if ticked:
+            if clock is not None:
                 # this tick pushed the newest frame; anything older is what the stack's
                 # fallback ticks pushed while the headset was silent: playing it would add
                 # their delay (a frame each) until the FIFO's trim, a second later
