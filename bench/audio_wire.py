@@ -13,17 +13,11 @@ from dataclasses import dataclass
 
 from dialer.core.audio import samples_of
 from tests.integration.loopback_capture import Packet
+from tests.integration.speech_path import ULAW_DECODE
 
 ONSET_THRESHOLD = 2000         # |sample| above this is "sound" (the bursts peak at ~8200)
 QUIET_S = 0.15                 # an onset follows at least this much quiet
 Stamped = list[tuple[float, bytes]]
-
-
-def _ulaw(b: int) -> int:
-    b = ~b & 0xFF
-    t = ((b & 0x0F) << 3) + 0x84
-    t <<= (b & 0x70) >> 4
-    return (0x84 - t) if b & 0x80 else (t - 0x84)
 
 
 def _alaw(b: int) -> int:
@@ -34,7 +28,7 @@ def _alaw(b: int) -> int:
     return t if b & 0x80 else -t
 
 
-ULAW = [_ulaw(i) for i in range(256)]
+ULAW = [int(x) for x in ULAW_DECODE]      # (the speech tests' table)
 ALAW = [_alaw(i) for i in range(256)]
 PAYLOAD_TABLES = {0: ULAW, 8: ALAW}
 
